@@ -1,0 +1,242 @@
+//! The typed shape of the configuration file.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::units::{self, ByteSize};
+use crate::catalog;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Models, the default, and the fallback chain (the seed's `embeddings:` section).
+    pub embeddings: EmbeddingsConfig,
+    /// HTTP server settings; command-line flags override them.
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// The seed's `embeddings:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingsConfig {
+    /// The model used when a request names none.
+    pub default_model: String,
+    /// Every model, in the order the file lists them.
+    #[serde(deserialize_with = "ordered_models")]
+    pub models: Vec<ModelConfig>,
+    /// Models to try, in order, when the one asked for fails.
+    #[serde(default)]
+    pub fallback_chain: Vec<String>,
+    /// Whether the fallback chain may answer with a model of another vector space even when the
+    /// request did not ask for that (`use_fallback`). Off by default: such vectors are not
+    /// comparable with the ones the caller already stored.
+    #[serde(default)]
+    pub allow_cross_space_fallback: bool,
+}
+
+/// Which implementation runs a model. The set is closed: adding a provider means adding a variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// In-process inference from safetensors weights.
+    Native,
+    /// An ONNX model through ONNX Runtime.
+    Onnx,
+    /// The OpenAI embeddings API, or anything that speaks it.
+    #[serde(rename = "openai")]
+    OpenAi,
+    /// An Ollama server.
+    Ollama,
+    /// The seed's sentence-transformers HTTP service (`POST /encode`).
+    #[serde(alias = "sentence_transformers")]
+    SentenceTransformers,
+    /// The Hugging Face Inference API, an Inference Endpoint or a TEI server.
+    #[serde(alias = "hf", alias = "tei")]
+    HuggingFace,
+    /// The deterministic hash model: no weights, no network, always available.
+    #[serde(alias = "hash")]
+    Local,
+}
+
+impl ProviderKind {
+    /// The canonical name, as written in configs and shown in listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Native => "native",
+            Self::Onnx => "onnx",
+            Self::OpenAi => "openai",
+            Self::Ollama => "ollama",
+            Self::SentenceTransformers => "sentence-transformers",
+            Self::HuggingFace => "huggingface",
+            Self::Local => "local",
+        }
+    }
+
+    /// Whether the provider reaches a server over the network.
+    pub fn is_remote(self) -> bool {
+        matches!(
+            self,
+            Self::OpenAi | Self::Ollama | Self::SentenceTransformers | Self::HuggingFace
+        )
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One model's entry under `embeddings.models` (the seed's `EmbeddingModelConfig`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The registry name: the key this entry sits under.
+    #[serde(skip)]
+    pub name: String,
+    /// What runs the model.
+    pub provider: ProviderKind,
+    /// The provider's identifier for the model; required except for `local`.
+    #[serde(default)]
+    pub model_id: Option<String>,
+    /// Vector length; the provider's default when absent.
+    #[serde(default)]
+    pub dimensions: Option<usize>,
+    /// Most tokens of one input; the model's own limit when absent.
+    #[serde(default)]
+    pub max_tokens: Option<usize>,
+    /// Most inputs sent to the model in one call.
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+    /// How long one call may take before the model counts as failed (`30s`, `2m`).
+    #[serde(default, deserialize_with = "units::opt_duration")]
+    pub timeout: Option<Duration>,
+    /// Whether vectors of this model are cached.
+    #[serde(default)]
+    pub cache_enabled: bool,
+    /// How long a cached vector stays valid (`1h`).
+    #[serde(default, deserialize_with = "units::opt_duration")]
+    pub cache_ttl: Option<Duration>,
+    /// Whether the model should run on a GPU when one is present.
+    #[serde(default)]
+    pub gpu_enabled: bool,
+    /// Where a remote provider listens.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The environment variable holding the API key (the provider's usual one when absent).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// A clear-text key is refused at validation; this field exists only to say so clearly.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// The vector space; models sharing one are interchangeable in a fallback chain.
+    #[serde(default)]
+    pub space: Option<String>,
+}
+
+impl ModelConfig {
+    /// The vector length this model produces.
+    pub fn effective_dimensions(&self) -> Option<usize> {
+        self.dimensions.or_else(|| match self.provider {
+            ProviderKind::Local => Some(catalog::LOCAL_DEFAULT_DIMENSIONS),
+            ProviderKind::OpenAi => self
+                .model_id
+                .as_deref()
+                .and_then(catalog::openai_model)
+                .map(|m| m.dimensions),
+            _ => None,
+        })
+    }
+
+    /// The vector space: the explicit `space`, else one derived from what determines the vectors.
+    pub fn effective_space(&self) -> String {
+        if let Some(space) = &self.space {
+            return space.clone();
+        }
+        match (self.provider, &self.model_id) {
+            (ProviderKind::Local, _) | (_, None) => format!(
+                "local-hash-{}",
+                self.effective_dimensions()
+                    .unwrap_or(catalog::LOCAL_DEFAULT_DIMENSIONS)
+            ),
+            (_, Some(id)) => id.to_lowercase(),
+        }
+    }
+}
+
+/// The `server:` section; every value can also come from a command-line flag.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    #[serde(default = "default_host")]
+    pub host: String,
+    /// Port to listen on.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Largest request body accepted (`2MiB`, `512KiB`, or a number of bytes).
+    #[serde(default = "default_body_limit")]
+    pub body_limit: ByteSize,
+    /// Most inputs in one request.
+    #[serde(default = "default_max_inputs")]
+    pub max_inputs: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: default_host(),
+            port: default_port(),
+            body_limit: default_body_limit(),
+            max_inputs: default_max_inputs(),
+        }
+    }
+}
+
+fn default_host() -> String {
+    "127.0.0.1".to_owned()
+}
+
+fn default_port() -> u16 {
+    8080
+}
+
+fn default_body_limit() -> ByteSize {
+    ByteSize(2 * 1024 * 1024)
+}
+
+fn default_max_inputs() -> usize {
+    2048
+}
+
+/// Read the `models:` map keeping the file's order, giving each entry its key as its name and
+/// refusing a name given twice.
+fn ordered_models<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ModelConfig>, D::Error> {
+    struct Models;
+    impl<'de> Visitor<'de> for Models {
+        type Value = Vec<ModelConfig>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map from model name to model settings")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut models: Vec<ModelConfig> = Vec::new();
+            while let Some(name) = map.next_key::<String>()? {
+                let mut model: ModelConfig = map.next_value()?;
+                if models.iter().any(|m| m.name == name) {
+                    return Err(serde::de::Error::custom(format!(
+                        "model `{name}` is defined twice"
+                    )));
+                }
+                model.name = name;
+                models.push(model);
+            }
+            Ok(models)
+        }
+    }
+    d.deserialize_map(Models)
+}

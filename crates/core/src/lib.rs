@@ -1,0 +1,34 @@
+//! The heart of embedd: what a model is, how models are found, and what happens when one fails.
+//!
+//! # Layout
+//!
+//! - [`model`]: the [`EmbeddingModel`] trait every provider implements, and the [`Embeddings`]
+//!   it returns.
+//! - [`error`]: [`EmbedError`], the one error type of the model layer, and the [`Fault`] it carries
+//!   (the caller's, the provider's, or ours), which decides both the HTTP status and whether a
+//!   fallback chain moves on.
+//! - [`registry`]: the [`Registry`] of configured models, built lazily and exactly once.
+//! - [`fallback`]: [`Registry::encode_with_fallback`], the walk down the fallback chain that never
+//!   mixes vector spaces silently.
+//! - [`config`]: the YAML configuration (the seed's format), `${VAR}` interpolation, the built-in
+//!   default, and start-up validation.
+//! - [`catalog`]: facts about well-known hosted models (dimensions, limits, prices).
+//! - [`vector`]: small vector helpers (normalise, truncate, cosine).
+//!
+//! This crate has no heavy dependencies: inference engines live in `embedd-native`, remote
+//! providers and the hash model in `embedd-providers`, HTTP in `embedd-server`.
+#![deny(missing_docs)]
+
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod fallback;
+pub mod model;
+pub mod registry;
+pub mod vector;
+
+pub use config::{Config, ModelConfig, ProviderKind};
+pub use error::{EmbedError, Fault};
+pub use fallback::{Encoded, FallbackPolicy, Inputs};
+pub use model::{EmbeddingModel, Embeddings, ModelInfo};
+pub use registry::{ModelFactory, Registry};

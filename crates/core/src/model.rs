@@ -1,0 +1,96 @@
+//! The interface every embedding model implements, whatever runs it.
+
+use async_trait::async_trait;
+
+use crate::config::ProviderKind;
+use crate::error::EmbedError;
+
+/// What a model is, independent of how it computes: the facts routes and the registry need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelInfo {
+    /// The registry name (the key in the config's `models` map).
+    pub name: String,
+    /// The provider that runs it.
+    pub provider: ProviderKind,
+    /// The provider's own identifier for the model (`text-embedding-3-small`, a hub id, ...).
+    pub model_id: String,
+    /// Length of every vector it returns.
+    pub dimensions: usize,
+    /// The most tokens of one input it reads; longer inputs are truncated or refused.
+    pub max_tokens: usize,
+    /// The vector space its vectors live in; only models of one space are interchangeable.
+    pub space: String,
+}
+
+/// The vectors for a batch of inputs, in input order, and what they cost.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Embeddings {
+    /// One vector per input, each [`ModelInfo::dimensions`] long.
+    pub vectors: Vec<Vec<f32>>,
+    /// Tokens the model read for the whole batch (after truncation, special tokens included).
+    pub prompt_tokens: usize,
+}
+
+/// An embedding model: something that turns texts into vectors of one fixed length.
+///
+/// Implementations must be cheap to share (`Arc<dyn EmbeddingModel>`) and safe to call from many
+/// requests at once. CPU-heavy work must not block the async runtime's threads.
+#[async_trait]
+pub trait EmbeddingModel: Send + Sync {
+    /// The model's identity and shape.
+    fn info(&self) -> &ModelInfo;
+
+    /// Embed a batch of texts; one vector per text, in order.
+    async fn encode(&self, texts: &[String]) -> Result<Embeddings, EmbedError>;
+
+    /// Embed pre-tokenised inputs (token ids of the model's own vocabulary).
+    ///
+    /// Only models with a tokenizer can; the default refuses, which is the caller's fault.
+    async fn encode_tokens(&self, inputs: &[Vec<u32>]) -> Result<Embeddings, EmbedError> {
+        let _ = inputs;
+        Err(EmbedError::Unsupported {
+            model: self.name().to_owned(),
+            what: "has no tokenizer, so it cannot take token ids; send text instead".to_owned(),
+        })
+    }
+
+    /// Embed one text.
+    async fn encode_single(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let mut out = self.encode(&[text.to_owned()]).await?;
+        match out.vectors.pop() {
+            Some(vector) if out.vectors.is_empty() => Ok(vector),
+            _ => Err(EmbedError::Bug(format!(
+                "model `{}` returned the wrong number of vectors for one input",
+                self.name()
+            ))),
+        }
+    }
+
+    /// Whether the model can serve now (a remote provider is reachable, weights are loaded).
+    async fn health(&self) -> Result<(), EmbedError>;
+
+    /// Release what the model holds (connections, threads). Further calls may fail.
+    async fn close(&self) -> Result<(), EmbedError> {
+        Ok(())
+    }
+
+    /// The registry name.
+    fn name(&self) -> &str {
+        &self.info().name
+    }
+
+    /// Length of every vector.
+    fn dimensions(&self) -> usize {
+        self.info().dimensions
+    }
+
+    /// The most tokens of one input the model reads.
+    fn max_tokens(&self) -> usize {
+        self.info().max_tokens
+    }
+
+    /// The provider that runs the model.
+    fn provider(&self) -> ProviderKind {
+        self.info().provider
+    }
+}

@@ -1,0 +1,304 @@
+//! Registry and fallback-chain behaviour, with small in-memory models standing in for providers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::config::Config;
+use crate::fallback::{FallbackPolicy, Inputs};
+use crate::model::{Embeddings, ModelInfo};
+
+/// A model that answers with a constant vector, or fails as told.
+struct Fixed {
+    info: ModelInfo,
+    fail: Option<fn(&str) -> EmbedError>,
+}
+
+#[async_trait]
+impl EmbeddingModel for Fixed {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+    async fn encode(&self, texts: &[String]) -> Result<Embeddings, EmbedError> {
+        if let Some(fail) = self.fail {
+            return Err(fail(&self.info.name));
+        }
+        Ok(Embeddings {
+            vectors: texts
+                .iter()
+                .map(|_| vec![1.0; self.info.dimensions])
+                .collect(),
+            prompt_tokens: texts.len(),
+        })
+    }
+    async fn encode_tokens(&self, inputs: &[Vec<u32>]) -> Result<Embeddings, EmbedError> {
+        if self.info.provider == ProviderKind::Local {
+            return Err(EmbedError::Unsupported {
+                model: self.info.name.clone(),
+                what: "has no tokenizer".to_owned(),
+            });
+        }
+        let texts: Vec<String> = inputs.iter().map(|_| String::new()).collect();
+        self.encode(&texts).await
+    }
+    async fn health(&self) -> Result<(), EmbedError> {
+        match self.fail {
+            Some(fail) => Err(fail(&self.info.name)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn down(model: &str) -> EmbedError {
+    EmbedError::Unavailable {
+        model: model.to_owned(),
+        reason: "connection refused".to_owned(),
+    }
+}
+
+/// Builds `Fixed` models, counting builds; models whose id starts with `down` fail to encode.
+#[derive(Default)]
+struct Factory {
+    builds: AtomicUsize,
+}
+
+#[async_trait]
+impl ModelFactory for Factory {
+    async fn build(&self, config: &ModelConfig) -> Result<Arc<dyn EmbeddingModel>, EmbedError> {
+        self.builds.fetch_add(1, Ordering::SeqCst);
+        // Give concurrent callers every chance to arrive while this build is under way.
+        for _ in 0..16 {
+            tokio::task::yield_now().await;
+        }
+        let id = config.model_id.clone().unwrap_or_default();
+        Ok(Arc::new(Fixed {
+            info: ModelInfo {
+                name: config.name.clone(),
+                provider: config.provider,
+                model_id: id.clone(),
+                dimensions: config.effective_dimensions().unwrap_or(4),
+                max_tokens: 512,
+                space: config.effective_space(),
+            },
+            fail: id
+                .starts_with("down")
+                .then_some(down as fn(&str) -> EmbedError),
+        }))
+    }
+}
+
+const CONFIG: &str = "
+embeddings:
+  default_model: primary
+  models:
+    primary: {provider: ollama, model_id: down-bge, space: bge, dimensions: 4}
+    bge-native: {provider: native, model_id: BAAI/bge-m3, space: bge, dimensions: 4}
+    hash: {provider: local, dimensions: 4}
+    broken: {provider: openai, model_id: down-3-small, space: bge, dimensions: 4}
+  fallback_chain: [primary, broken, bge-native, hash]
+";
+
+fn registry() -> (Registry, Arc<Factory>) {
+    let config = Config::from_yaml(CONFIG, &|_| None).unwrap();
+    let factory = Arc::new(Factory::default());
+    (Registry::new(&config.embeddings, factory.clone()), factory)
+}
+
+fn texts() -> Vec<String> {
+    vec!["a".to_owned(), "b".to_owned()]
+}
+
+const CHAIN: FallbackPolicy = FallbackPolicy {
+    use_chain: true,
+    cross_space: false,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_concurrent_first_calls_build_once() {
+    let (registry, factory) = registry();
+    let registry = Arc::new(registry);
+    let barrier = Arc::new(tokio::sync::Barrier::new(64));
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let (registry, barrier) = (registry.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                registry
+                    .get_or_create("hash")
+                    .await
+                    .map(|m| Arc::as_ptr(&m) as *const () as usize)
+            })
+        })
+        .collect();
+    let mut pointers = Vec::new();
+    for task in tasks {
+        pointers.push(task.await.unwrap().unwrap());
+    }
+    assert_eq!(factory.builds.load(Ordering::SeqCst), 1);
+    assert!(
+        pointers.windows(2).all(|w| w[0] == w[1]),
+        "every caller got the same instance"
+    );
+}
+
+#[tokio::test]
+async fn names_resolve_by_key_case_and_model_id() {
+    let (registry, _) = registry();
+    assert_eq!(registry.resolve("hash").unwrap(), "hash");
+    assert_eq!(registry.resolve("HASH").unwrap(), "hash");
+    assert_eq!(registry.resolve("bge-m3").unwrap(), "bge-native");
+    assert_eq!(registry.resolve("baai/BGE-M3").unwrap(), "bge-native");
+    match registry.resolve("nope") {
+        Err(EmbedError::ModelNotFound { available, .. }) => assert_eq!(available.len(), 4),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn get_never_builds_and_get_default_does() {
+    let (registry, factory) = registry();
+    assert!(matches!(
+        registry.get("primary"),
+        Err(EmbedError::Unavailable { .. })
+    ));
+    assert_eq!(factory.builds.load(Ordering::SeqCst), 0);
+    let model = registry.get_default().await.unwrap();
+    assert_eq!(model.name(), "primary");
+    assert!(registry.get("primary").is_ok());
+    assert!(registry
+        .list()
+        .iter()
+        .any(|m| m.name == "primary" && m.loaded));
+}
+
+#[tokio::test]
+async fn fallback_stays_in_the_space_and_names_the_model() {
+    let (registry, _) = registry();
+    let texts = texts();
+    let out = registry
+        .encode_with_fallback(None, Inputs::Texts(&texts), CHAIN)
+        .await
+        .unwrap();
+    assert_eq!(out.model.name(), "bge-native");
+    assert!(out.fell_back);
+    assert_eq!(out.embeddings.vectors.len(), 2);
+}
+
+#[tokio::test]
+async fn crossing_spaces_needs_permission() {
+    let (registry, _) = registry();
+    let texts = texts();
+    // Only `hash` is of another space; with the bge models down, it may answer only if allowed.
+    let alone = registry
+        .encode_with_fallback(
+            Some("broken"),
+            Inputs::Texts(&texts),
+            FallbackPolicy::default(),
+        )
+        .await;
+    assert!(
+        matches!(alone, Err(EmbedError::Unavailable { .. })),
+        "no chain: only the model asked"
+    );
+
+    let config = Config::from_yaml(
+        &CONFIG.replace(
+            "[primary, broken, bge-native, hash]",
+            "[primary, broken, hash]",
+        ),
+        &|_| None,
+    )
+    .unwrap();
+    let registry = Registry::new(&config.embeddings, Arc::new(Factory::default()));
+    match registry
+        .encode_with_fallback(None, Inputs::Texts(&texts), CHAIN)
+        .await
+    {
+        Err(EmbedError::AllFailed { attempts }) => {
+            let tried: Vec<_> = attempts.iter().map(|a| a.model.as_str()).collect();
+            assert_eq!(
+                tried,
+                ["primary", "broken"],
+                "the hash model is not tried without permission"
+            );
+        }
+        other => panic!(
+            "expected AllFailed, got {:?}",
+            other.map(|o| o.model.name().to_owned())
+        ),
+    }
+    let crossing = FallbackPolicy {
+        use_chain: true,
+        cross_space: true,
+    };
+    let out = registry
+        .encode_with_fallback(None, Inputs::Texts(&texts), crossing)
+        .await
+        .unwrap();
+    assert_eq!(out.model.name(), "hash");
+}
+
+#[tokio::test]
+async fn token_input_never_crosses_spaces() {
+    let config = Config::from_yaml(
+        &CONFIG.replace("[primary, broken, bge-native, hash]", "[primary, hash]"),
+        &|_| None,
+    )
+    .unwrap();
+    let registry = Registry::new(&config.embeddings, Arc::new(Factory::default()));
+    let ids = vec![vec![1u32, 2, 3]];
+    let crossing = FallbackPolicy {
+        use_chain: true,
+        cross_space: true,
+    };
+    let err = registry
+        .encode_with_fallback(None, Inputs::Tokens(&ids), crossing)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, EmbedError::Unavailable { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_callers_error_is_not_retried_elsewhere() {
+    let (registry, factory) = registry();
+    let ids = vec![vec![1u32]];
+    // `hash` has no tokenizer: that is the caller's fault, so the chain must not move on.
+    let err = registry
+        .encode_with_fallback(Some("hash"), Inputs::Tokens(&ids), CHAIN)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, EmbedError::Unsupported { .. }), "{err}");
+    assert_eq!(factory.builds.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn registered_models_are_listed_and_health_checked() {
+    let (registry, _) = registry();
+    let extra = Fixed {
+        info: ModelInfo {
+            name: "extra".into(),
+            provider: ProviderKind::Local,
+            model_id: "extra".into(),
+            dimensions: 2,
+            max_tokens: 8,
+            space: "extra".into(),
+        },
+        fail: None,
+    };
+    registry.register(Arc::new(extra)).unwrap();
+    assert!(registry.get("extra").is_ok());
+    let health = registry.health(false).await;
+    assert!(health.contains(&("extra".to_owned(), ModelHealth::Healthy)));
+    assert!(health.contains(&("hash".to_owned(), ModelHealth::NotLoaded)));
+    let built = registry.health(true).await;
+    assert!(matches!(&built[0], (name, ModelHealth::Unhealthy(_)) if name == "primary"));
+    let dup = Fixed {
+        info: registry.get("extra").unwrap().info().clone(),
+        fail: None,
+    };
+    assert!(registry.register(Arc::new(dup)).is_err());
+}
