@@ -161,6 +161,9 @@ impl Registry {
                 inputs.len()
             )));
         }
+        if embeddings.vectors.iter().flatten().any(|x| !x.is_finite()) {
+            return Err(EmbedError::Bug(format!("model `{name}` returned a vector with NaN or infinity")));
+        }
         Ok((embeddings, model))
     }
 }

@@ -89,6 +89,12 @@ impl Registry {
         }
     }
 
+    /// The same registry with `name` (any form [`Registry::resolve`] accepts) as the default model.
+    pub fn with_default(mut self, name: &str) -> Result<Self, EmbedError> {
+        self.default_model = self.resolve(name)?;
+        Ok(self)
+    }
+
     /// Add an already built model under its own name.
     pub fn register(&self, model: Arc<dyn EmbeddingModel>) -> Result<(), EmbedError> {
         let info = model.info().clone();

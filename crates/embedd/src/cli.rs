@@ -1,0 +1,112 @@
+//! The command line. Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Text embeddings from one binary: an OpenAI-compatible server, a CLI and benchmarks, over
+/// in-process models and remote providers, with a fallback chain that always answers.
+///
+/// Start with `embedd serve`, then:
+///   curl -s localhost:8080/v1/embeddings -H 'content-type: application/json' \
+///        -d '{"input": "hello world"}'
+#[derive(Debug, Parser)]
+#[command(name = "embedd", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (OpenAI `/v1/embeddings`, the seed's `/v1/embeddings/generate`, health).
+    Serve(ServeArgs),
+    /// Embed texts given as arguments (or one per line on stdin); print one JSON object per line.
+    Embed(EmbedArgs),
+    /// List the configured models, the default and the fallback chain.
+    Models(ModelsArgs),
+    /// Measure a model's throughput on a corpus (one text per line).
+    Bench(BenchArgs),
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// YAML configuration in the seed's format (see configs/embeddings.yaml). Without it, a
+    /// built-in configuration that works offline is used (`embedd models` shows it).
+    #[arg(long, short = 'c', env = "EMBEDD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `embedd serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Address to listen on [default: the config's, else 127.0.0.1].
+    #[arg(long, env = "EMBEDD_HOST")]
+    pub host: Option<String>,
+    /// Port to listen on; 0 picks a free one [default: the config's, else 8080].
+    #[arg(long, short = 'p', env = "EMBEDD_PORT")]
+    pub port: Option<u16>,
+    /// Model that answers requests naming none [default: the config's default_model].
+    #[arg(long, short = 'm', env = "EMBEDD_MODEL")]
+    pub model: Option<String>,
+    /// Largest request body, such as 2MiB [default: the config's, else 2MiB].
+    #[arg(long, env = "EMBEDD_BODY_LIMIT", value_name = "SIZE")]
+    pub body_limit: Option<String>,
+    /// Most inputs in one request [default: the config's, else 2048].
+    #[arg(long, env = "EMBEDD_MAX_INPUTS")]
+    pub max_inputs: Option<usize>,
+}
+
+/// `embedd embed`.
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Model to use [default: the config's default_model].
+    #[arg(long, short = 'm', env = "EMBEDD_MODEL")]
+    pub model: Option<String>,
+    /// Texts to embed; with none, each line of stdin is one text.
+    #[arg(value_name = "TEXT")]
+    pub texts: Vec<String>,
+}
+
+/// `embedd models`.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Build every model and check its health (loads weights, contacts remote providers).
+    #[arg(long, env = "EMBEDD_HEALTH")]
+    pub health: bool,
+}
+
+/// `embedd bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Model to measure [default: the config's default_model].
+    #[arg(long, short = 'm', env = "EMBEDD_MODEL")]
+    pub model: Option<String>,
+    /// Corpus file, one text per line (empty lines are skipped).
+    #[arg(long, env = "EMBEDD_CORPUS", value_name = "FILE")]
+    pub corpus: PathBuf,
+    /// Texts per call to the model.
+    #[arg(long, short = 'b', env = "EMBEDD_BATCH", default_value_t = 32)]
+    pub batch: usize,
+    /// Timed runs; the median is reported.
+    #[arg(long, env = "EMBEDD_RUNS", default_value_t = 3)]
+    pub runs: usize,
+    /// Each run repeats the corpus until this many seconds have passed, so fast models are timed
+    /// over more than a few milliseconds.
+    #[arg(long, env = "EMBEDD_MIN_SECONDS", default_value_t = 1.0)]
+    pub min_seconds: f64,
+    /// Print one JSON object instead of a line of text.
+    #[arg(long, env = "EMBEDD_JSON")]
+    pub json: bool,
+}

@@ -1,0 +1,99 @@
+//! Reading a JSON request body within the size limit, every failure a clear 4xx.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON body parsed into `T`; malformed JSON, wrong types and oversized bodies become [`ApiError`]s
+/// naming the offending field.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+/// Parse JSON bytes into `T`, naming the field at fault.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "the request body is empty; send a JSON object",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        json_error(e.into_inner(), Some(path))
+    })?;
+    de.end().map_err(|e| json_error(e, None))?;
+    Ok(value)
+}
+
+/// A JSON error as an [`ApiError`]: syntax errors say where, type errors name the field.
+fn json_error(inner: serde_json::Error, path: Option<String>) -> ApiError {
+    let path = path.filter(|p| p != ".");
+    if inner.is_syntax() || inner.is_eof() {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the request body is not valid JSON: {inner}"),
+        );
+    }
+    match path {
+        Some(path) => {
+            let mut error = ApiError::invalid(path.clone(), format!("`{path}` is invalid: {inner}"));
+            error.code = "invalid_type";
+            error
+        }
+        None => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_type",
+            format!("the request body has the wrong shape: {inner}"),
+        ),
+    }
+}
+
+fn body_error(rejection: BytesRejection) -> ApiError {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "the request body is larger than this server accepts; send fewer or shorter inputs".to_owned()
+    } else {
+        format!("the request body could not be read: {}", rejection.body_text())
+    };
+    ApiError::new(status, if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "invalid_body" }, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Shape {
+        #[allow(dead_code)]
+        dimensions: Option<u32>,
+    }
+
+    #[test]
+    fn errors_name_the_field_and_the_kind() {
+        let e = parse::<Shape>(br#"{"dimensions": "big"}"#).unwrap_err();
+        assert_eq!((e.code, e.param.as_deref()), ("invalid_type", Some("dimensions")));
+        let e = parse::<Shape>(b"{\"dimensions\": 3").unwrap_err();
+        assert_eq!(e.code, "invalid_json");
+        let e = parse::<Shape>(b"{} {}").unwrap_err();
+        assert_eq!(e.code, "invalid_json");
+        let e = parse::<Shape>(b"  ").unwrap_err();
+        assert_eq!(e.code, "invalid_json");
+        let e = parse::<Shape>(b"[1]").unwrap_err();
+        assert_eq!(e.code, "invalid_type");
+    }
+}

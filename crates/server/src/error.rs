@@ -1,0 +1,126 @@
+//! HTTP errors, and the one place where model errors become statuses.
+//!
+//! Every error leaves in OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`, which
+//! the OpenAI routes and the seed route share.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use embedd_core::EmbedError;
+use serde_json::json;
+
+/// An error on its way to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// The request field at fault, if one is.
+    pub param: Option<String>,
+    /// A stable machine-readable code.
+    pub code: &'static str,
+}
+
+impl ApiError {
+    /// A 400 about one request field.
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            param: Some(param.into()),
+            code: "invalid_value",
+        }
+    }
+
+    /// An error with the given status and code, about no particular field.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            param: None,
+            code,
+        }
+    }
+
+    /// OpenAI's `type`: whose side the error is on.
+    fn kind(&self) -> &'static str {
+        match self.status.as_u16() {
+            401 => "authentication_error",
+            404 if self.code == "model_not_found" => "invalid_request_error",
+            429 => "rate_limit_error",
+            400..=499 => "invalid_request_error",
+            _ => "server_error",
+        }
+    }
+}
+
+impl From<EmbedError> for ApiError {
+    fn from(e: EmbedError) -> Self {
+        let message = e.to_string();
+        match e {
+            EmbedError::InvalidInput { param, .. } => Self {
+                status: StatusCode::BAD_REQUEST,
+                message,
+                param,
+                code: "invalid_value",
+            },
+            EmbedError::ModelNotFound { .. } => Self {
+                status: StatusCode::NOT_FOUND,
+                message,
+                param: Some("model".to_owned()),
+                code: "model_not_found",
+            },
+            EmbedError::Unsupported { .. } => Self {
+                status: StatusCode::BAD_REQUEST,
+                message,
+                param: Some("input".to_owned()),
+                code: "unsupported",
+            },
+            EmbedError::Provider { .. } => Self::new(StatusCode::BAD_GATEWAY, "provider_error", message),
+            EmbedError::Timeout { .. } => Self::new(StatusCode::GATEWAY_TIMEOUT, "timeout", message),
+            EmbedError::Unavailable { .. } | EmbedError::AllFailed { .. } | EmbedError::Config(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+            EmbedError::Bug(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::warn!(status = self.status.as_u16(), code = self.code, "request failed");
+        }
+        let body = json!({
+            "error": {
+                "message": self.message,
+                "type": self.kind(),
+                "param": self.param,
+                "code": self.code,
+            }
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_map_to_statuses() {
+        let not_found = ApiError::from(EmbedError::ModelNotFound {
+            name: "x".into(),
+            available: vec!["a".into()],
+        });
+        assert_eq!((not_found.status, not_found.param.as_deref()), (StatusCode::NOT_FOUND, Some("model")));
+        let down = ApiError::from(EmbedError::Unavailable {
+            model: "m".into(),
+            reason: "down".into(),
+        });
+        assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(down.kind(), "server_error");
+        assert_eq!(ApiError::invalid("input", "empty").kind(), "invalid_request_error");
+    }
+}

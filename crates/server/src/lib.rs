@@ -1,0 +1,62 @@
+//! embedd's HTTP server: the routes that existing clients already speak, over one model registry.
+//!
+//! # Layout
+//!
+//! A request reads top-down: route → dialect parsing → registry → model → response in the dialect.
+//!
+//! - [`state`]: [`AppState`], what every handler shares (the registry and the limits).
+//! - [`error`]: [`ApiError`], and the one place where model errors become HTTP statuses.
+//! - [`body`]: reading a JSON body within the size limit, with errors in the dialect's shape.
+//! - [`input`]: the OpenAI `input` field (text, texts, token ids) and the request limits.
+//! - [`openai`]: `POST /v1/embeddings`, `GET /v1/models`.
+//! - [`seed`]: the seed's `POST /v1/embeddings/generate`.
+//! - [`ops`]: `GET /health`, `GET /ready`.
+//! - [`request_log`]: a request id and one log line per request, never with input text.
+#![deny(missing_docs)]
+
+pub mod body;
+pub mod error;
+pub mod input;
+pub mod openai;
+pub mod ops;
+pub mod request_log;
+pub mod seed;
+pub mod state;
+
+use std::future::Future;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use error::ApiError;
+pub use state::{AppState, Limits};
+
+/// Every route, with the body limit and request logging applied.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.limits.body_limit;
+    Router::new()
+        .route("/v1/embeddings", post(openai::embeddings))
+        .route("/v1/models", get(openai::list_models))
+        .route("/v1/models/{*model}", get(openai::get_model))
+        .route("/v1/embeddings/generate", post(seed::generate))
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(request_log::log_request))
+        .with_state(state)
+}
+
+/// Serve on `listener` until `shutdown` completes, then finish the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

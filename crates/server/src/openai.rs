@@ -1,0 +1,193 @@
+//! The OpenAI dialect: `POST /v1/embeddings`, `GET /v1/models`, `GET /v1/models/{model}`.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use embedd_core::registry::ModelListing;
+use embedd_core::vector::truncate_normalized;
+use embedd_core::FallbackPolicy;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::body::JsonBody;
+use crate::error::ApiError;
+use crate::input::EmbedInput;
+use crate::state::AppState;
+
+/// The header naming the model that produced the vectors, on every embedding response.
+pub const MODEL_HEADER: &str = "x-embedd-model";
+
+/// The body of `POST /v1/embeddings`.
+#[derive(Debug, Deserialize)]
+pub struct EmbeddingsRequest {
+    /// A string, an array of strings, an array of token ids, or an array of such arrays.
+    #[serde(default)]
+    pub input: Value,
+    /// The model; the default model when absent.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// `float` (default) or `base64`.
+    #[serde(default)]
+    pub encoding_format: Option<EncodingFormat>,
+    /// Shorten vectors to this length, then re-normalise.
+    #[serde(default)]
+    pub dimensions: Option<u64>,
+    /// The caller's end-user id; accepted for compatibility, never logged.
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// How vectors are written in the response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncodingFormat {
+    /// JSON arrays of numbers.
+    #[default]
+    Float,
+    /// Base64 of the little-endian `f32` bytes (what the OpenAI Python SDK asks for).
+    Base64,
+}
+
+#[derive(Serialize)]
+struct EmbeddingsResponse<'a> {
+    object: &'static str,
+    data: Vec<EmbeddingObject>,
+    model: &'a str,
+    usage: Usage,
+}
+
+#[derive(Serialize)]
+struct EmbeddingObject {
+    object: &'static str,
+    index: usize,
+    embedding: Vector,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Vector {
+    Float(Vec<f32>),
+    Base64(String),
+}
+
+/// Token counts, as OpenAI reports them.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Usage {
+    /// Tokens read.
+    pub prompt_tokens: usize,
+    /// The same: embeddings produce no tokens.
+    pub total_tokens: usize,
+}
+
+impl Usage {
+    /// Usage for `tokens` tokens read.
+    pub fn new(tokens: usize) -> Self {
+        Self {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        }
+    }
+}
+
+/// `POST /v1/embeddings`.
+pub async fn embeddings(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<EmbeddingsRequest>,
+) -> Result<Response, ApiError> {
+    let input = EmbedInput::from_openai(request.input, "input")?;
+    input.check("input", state.limits.max_inputs)?;
+    let requested = request.model.as_deref().filter(|m| !m.is_empty());
+    let name = state.registry.resolve(requested.unwrap_or(state.registry.default_name()))?;
+    let known = state.dimensions_of(&name);
+    let dimensions = match request.dimensions {
+        Some(d) => Some(check_dimensions(d, known)?),
+        None => None,
+    };
+    let policy = FallbackPolicy {
+        use_chain: true,
+        cross_space: false,
+    };
+    let encoded = state.embed(Some(&name), &input, policy).await?;
+    let format = request.encoding_format.unwrap_or_default();
+    let produced = encoded.model.dimensions();
+    let mut data = Vec::with_capacity(encoded.embeddings.vectors.len());
+    for (index, mut vector) in encoded.embeddings.vectors.into_iter().enumerate() {
+        if let Some(d) = dimensions {
+            check_dimensions(d as u64, Some(produced))?;
+            truncate_normalized(&mut vector, d);
+        }
+        let embedding = match format {
+            EncodingFormat::Float => Vector::Float(vector),
+            EncodingFormat::Base64 => Vector::Base64(to_base64(&vector)),
+        };
+        data.push(EmbeddingObject {
+            object: "embedding",
+            index,
+            embedding,
+        });
+    }
+    let body = EmbeddingsResponse {
+        object: "list",
+        data,
+        model: encoded.model.name(),
+        usage: Usage::new(encoded.embeddings.prompt_tokens),
+    };
+    Ok(with_model_header(Json(body).into_response(), encoded.model.name()))
+}
+
+/// Validate a requested vector length against the model's, when known.
+fn check_dimensions(requested: u64, model: Option<usize>) -> Result<usize, ApiError> {
+    let max = model.unwrap_or(embedd_core::catalog::MAX_DIMENSIONS);
+    match usize::try_from(requested) {
+        Ok(d) if (1..=max).contains(&d) => Ok(d),
+        _ => Err(ApiError::invalid(
+            "dimensions",
+            format!("`dimensions` is {requested}; this model takes 1 to {max}"),
+        )),
+    }
+}
+
+/// Little-endian `f32` bytes in standard base64, as OpenAI encodes vectors.
+pub fn to_base64(vector: &[f32]) -> String {
+    let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Add the header that names the model that answered.
+pub fn with_model_header(mut response: Response, model: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(model) {
+        response.headers_mut().insert(MODEL_HEADER, value);
+    }
+    response
+}
+
+/// `GET /v1/models`.
+pub async fn list_models(State(state): State<AppState>) -> Json<Value> {
+    let data: Vec<Value> = state.registry.list().iter().map(model_object).collect();
+    Json(serde_json::json!({ "object": "list", "data": data }))
+}
+
+/// `GET /v1/models/{model}`.
+pub async fn get_model(State(state): State<AppState>, Path(model): Path<String>) -> Result<Json<Value>, ApiError> {
+    let name = state.registry.resolve(&model)?;
+    let listing = state.registry.list().into_iter().find(|m| m.name == name);
+    listing
+        .map(|m| Json(model_object(&m)))
+        .ok_or_else(|| ApiError::from(embedd_core::EmbedError::Bug(format!("model `{name}` resolved but is not listed"))))
+}
+
+fn model_object(m: &ModelListing) -> Value {
+    serde_json::json!({
+        "id": m.name,
+        "object": "model",
+        "created": 0,
+        "owned_by": m.provider.as_str(),
+        "model_id": m.model_id,
+        "dimensions": m.dimensions,
+        "max_tokens": m.max_tokens,
+        "space": m.space,
+        "loaded": m.loaded,
+    })
+}

@@ -1,0 +1,77 @@
+//! The seed's own route: `POST /v1/embeddings/generate` (seed §8's challenge script calls it).
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use embedd_core::FallbackPolicy;
+use serde::{Deserialize, Serialize};
+
+use crate::body::JsonBody;
+use crate::error::ApiError;
+use crate::input::EmbedInput;
+use crate::openai::{with_model_header, Usage};
+use crate::state::AppState;
+
+/// The body of `POST /v1/embeddings/generate`: `text` or `texts`, not both.
+#[derive(Debug, Deserialize)]
+pub struct GenerateRequest {
+    /// One text.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Several texts.
+    #[serde(default)]
+    pub texts: Option<Vec<String>>,
+    /// The model; the default when absent.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Let the fallback chain answer with a model of another vector space when the asked one fails.
+    #[serde(default)]
+    pub use_fallback: bool,
+}
+
+#[derive(Serialize)]
+struct GenerateResponse<'a> {
+    /// Present when the request sent `text`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embedding: Option<&'a [f32]>,
+    embeddings: &'a [Vec<f32>],
+    model: &'a str,
+    provider: &'a str,
+    dimensions: usize,
+    fallback_used: bool,
+    usage: Usage,
+}
+
+/// `POST /v1/embeddings/generate`.
+pub async fn generate(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<GenerateRequest>,
+) -> Result<Response, ApiError> {
+    let single = request.text.is_some();
+    let texts = match (request.text, request.texts) {
+        (Some(text), None) => vec![text],
+        (None, Some(texts)) => texts,
+        (Some(_), Some(_)) => return Err(ApiError::invalid("text", "send either `text` or `texts`, not both")),
+        (None, None) => return Err(ApiError::invalid("text", "`text` (a string) or `texts` (an array of strings) is required")),
+    };
+    let field = if single { "text" } else { "texts" };
+    let input = EmbedInput::Texts(texts);
+    input.check(field, state.limits.max_inputs)?;
+    let policy = FallbackPolicy {
+        use_chain: true,
+        cross_space: request.use_fallback,
+    };
+    let encoded = state.embed(request.model.as_deref().filter(|m| !m.is_empty()), &input, policy).await?;
+    let vectors = &encoded.embeddings.vectors;
+    let body = GenerateResponse {
+        embedding: if single { vectors.first().map(Vec::as_slice) } else { None },
+        embeddings: vectors,
+        model: encoded.model.name(),
+        provider: encoded.model.provider().as_str(),
+        dimensions: encoded.model.dimensions(),
+        fallback_used: encoded.fell_back,
+        usage: Usage::new(encoded.embeddings.prompt_tokens),
+    };
+    let response = Json(body).into_response();
+    Ok(with_model_header(response, encoded.model.name()))
+}
