@@ -162,7 +162,9 @@ impl Registry {
             )));
         }
         if embeddings.vectors.iter().flatten().any(|x| !x.is_finite()) {
-            return Err(EmbedError::Bug(format!("model `{name}` returned a vector with NaN or infinity")));
+            return Err(EmbedError::Bug(format!(
+                "model `{name}` returned a vector with NaN or infinity"
+            )));
         }
         Ok((embeddings, model))
     }

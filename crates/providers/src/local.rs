@@ -28,7 +28,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use embedd_core::catalog::{LOCAL_DEFAULT_DIMENSIONS, LOCAL_MAX_DIMENSIONS};
 
 /// The XXH3 seed of `hash-v1` ("embedd" in ASCII). Changing it changes every vector.
-pub const SEED: u64 = 0x0065_6d62_6564_64;
+pub const SEED: u64 = 0x656d_6265_6464;
 
 /// The default word limit of one input when the config sets none.
 const DEFAULT_MAX_TOKENS: usize = 8192;

@@ -31,7 +31,9 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ));
     }
     // Derived structs also accept a JSON array, field by field in order; a request is an object.
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_type",
@@ -59,7 +61,8 @@ fn json_error(inner: serde_json::Error, path: Option<String>) -> ApiError {
     }
     match path {
         Some(path) => {
-            let mut error = ApiError::invalid(path.clone(), format!("`{path}` is invalid: {inner}"));
+            let mut error =
+                ApiError::invalid(path.clone(), format!("`{path}` is invalid: {inner}"));
             error.code = "invalid_type";
             error
         }
@@ -74,11 +77,23 @@ fn json_error(inner: serde_json::Error, path: Option<String>) -> ApiError {
 fn body_error(rejection: BytesRejection) -> ApiError {
     let status = rejection.status();
     let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        "the request body is larger than this server accepts; send fewer or shorter inputs".to_owned()
+        "the request body is larger than this server accepts; send fewer or shorter inputs"
+            .to_owned()
     } else {
-        format!("the request body could not be read: {}", rejection.body_text())
+        format!(
+            "the request body could not be read: {}",
+            rejection.body_text()
+        )
     };
-    ApiError::new(status, if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "invalid_body" }, message)
+    ApiError::new(
+        status,
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "invalid_body"
+        },
+        message,
+    )
 }
 
 #[cfg(test)]
@@ -94,7 +109,10 @@ mod tests {
     #[test]
     fn errors_name_the_field_and_the_kind() {
         let e = parse::<Shape>(br#"{"dimensions": "big"}"#).unwrap_err();
-        assert_eq!((e.code, e.param.as_deref()), ("invalid_type", Some("dimensions")));
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            ("invalid_type", Some("dimensions"))
+        );
         let e = parse::<Shape>(b"{\"dimensions\": 3").unwrap_err();
         assert_eq!(e.code, "invalid_json");
         let e = parse::<Shape>(b"{} {}").unwrap_err();

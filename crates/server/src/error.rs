@@ -77,12 +77,20 @@ impl From<EmbedError> for ApiError {
                 param: Some("input".to_owned()),
                 code: "unsupported",
             },
-            EmbedError::Provider { .. } => Self::new(StatusCode::BAD_GATEWAY, "provider_error", message),
-            EmbedError::Timeout { .. } => Self::new(StatusCode::GATEWAY_TIMEOUT, "timeout", message),
-            EmbedError::Unavailable { .. } | EmbedError::AllFailed { .. } | EmbedError::Config(_) => {
+            EmbedError::Provider { .. } => {
+                Self::new(StatusCode::BAD_GATEWAY, "provider_error", message)
+            }
+            EmbedError::Timeout { .. } => {
+                Self::new(StatusCode::GATEWAY_TIMEOUT, "timeout", message)
+            }
+            EmbedError::Unavailable { .. }
+            | EmbedError::AllFailed { .. }
+            | EmbedError::Config(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
-            EmbedError::Bug(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message),
+            EmbedError::Bug(_) => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message)
+            }
         }
     }
 }
@@ -90,7 +98,11 @@ impl From<EmbedError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
-            tracing::warn!(status = self.status.as_u16(), code = self.code, "request failed");
+            tracing::warn!(
+                status = self.status.as_u16(),
+                code = self.code,
+                "request failed"
+            );
         }
         let body = json!({
             "error": {
@@ -114,13 +126,19 @@ mod tests {
             name: "x".into(),
             available: vec!["a".into()],
         });
-        assert_eq!((not_found.status, not_found.param.as_deref()), (StatusCode::NOT_FOUND, Some("model")));
+        assert_eq!(
+            (not_found.status, not_found.param.as_deref()),
+            (StatusCode::NOT_FOUND, Some("model"))
+        );
         let down = ApiError::from(EmbedError::Unavailable {
             model: "m".into(),
             reason: "down".into(),
         });
         assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(down.kind(), "server_error");
-        assert_eq!(ApiError::invalid("input", "empty").kind(), "invalid_request_error");
+        assert_eq!(
+            ApiError::invalid("input", "empty").kind(),
+            "invalid_request_error"
+        );
     }
 }

@@ -81,12 +81,18 @@ impl EmbedInput {
     /// Check the count against `max_inputs` and refuse empty texts and empty token arrays.
     pub fn check(&self, field: &str, max_inputs: usize) -> Result<(), ApiError> {
         if self.is_empty() {
-            return Err(ApiError::invalid(field, format!("`{field}` holds no inputs; send at least one")));
+            return Err(ApiError::invalid(
+                field,
+                format!("`{field}` holds no inputs; send at least one"),
+            ));
         }
         if self.len() > max_inputs {
             return Err(ApiError::invalid(
                 field,
-                format!("`{field}` holds {} inputs; at most {max_inputs} are allowed in one request", self.len()),
+                format!(
+                    "`{field}` holds {} inputs; at most {max_inputs} are allowed in one request",
+                    self.len()
+                ),
             ));
         }
         let empty = match self {
@@ -95,8 +101,15 @@ impl EmbedInput {
         };
         match empty {
             Some(i) => {
-                let at = if self.len() == 1 && matches!(self, Self::Texts(_)) { field.to_owned() } else { format!("{field}[{i}]") };
-                Err(ApiError::invalid(at.clone(), format!("`{at}` is empty; every input needs at least one character or token")))
+                let at = if self.len() == 1 && matches!(self, Self::Texts(_)) {
+                    field.to_owned()
+                } else {
+                    format!("{field}[{i}]")
+                };
+                Err(ApiError::invalid(
+                    at.clone(),
+                    format!("`{at}` is empty; every input needs at least one character or token"),
+                ))
             }
             None => Ok(()),
         }
@@ -108,12 +121,18 @@ fn token_ids(items: &[Value], field: &str) -> Result<Vec<u32>, ApiError> {
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            item.as_u64().and_then(|id| u32::try_from(id).ok()).ok_or_else(|| {
-                ApiError::invalid(
-                    format!("{field}[{i}]"),
-                    format!("`{field}[{i}]` is {}; token ids are integers from 0 to {}", describe(item), u32::MAX),
-                )
-            })
+            item.as_u64()
+                .and_then(|id| u32::try_from(id).ok())
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        format!("{field}[{i}]"),
+                        format!(
+                            "`{field}[{i}]` is {}; token ids are integers from 0 to {}",
+                            describe(item),
+                            u32::MAX
+                        ),
+                    )
+                })
         })
         .collect()
 }
@@ -144,20 +163,50 @@ mod tests {
 
     #[test]
     fn every_openai_shape_is_read() {
-        assert_eq!(parse(json!("a")).unwrap(), EmbedInput::Texts(vec!["a".into()]));
+        assert_eq!(
+            parse(json!("a")).unwrap(),
+            EmbedInput::Texts(vec!["a".into()])
+        );
         assert_eq!(parse(json!(["a", "b"])).unwrap().len(), 2);
-        assert_eq!(parse(json!([1, 2, 3])).unwrap(), EmbedInput::Tokens(vec![vec![1, 2, 3]]));
-        assert_eq!(parse(json!([[1], [2, 3]])).unwrap(), EmbedInput::Tokens(vec![vec![1], vec![2, 3]]));
+        assert_eq!(
+            parse(json!([1, 2, 3])).unwrap(),
+            EmbedInput::Tokens(vec![vec![1, 2, 3]])
+        );
+        assert_eq!(
+            parse(json!([[1], [2, 3]])).unwrap(),
+            EmbedInput::Tokens(vec![vec![1], vec![2, 3]])
+        );
     }
 
     #[test]
     fn wrong_shapes_name_the_item() {
-        assert_eq!(parse(json!(["a", 1])).unwrap_err().param.as_deref(), Some("input[1]"));
-        assert_eq!(parse(json!([1, -2])).unwrap_err().param.as_deref(), Some("input[1]"));
-        assert_eq!(parse(json!([1, 2.5])).unwrap_err().param.as_deref(), Some("input[1]"));
-        assert_eq!(parse(json!([1, 4294967296u64])).unwrap_err().param.as_deref(), Some("input[1]"));
-        assert_eq!(parse(json!([[1], "x"])).unwrap_err().param.as_deref(), Some("input[1]"));
-        assert_eq!(parse(json!([[1, null]])).unwrap_err().param.as_deref(), Some("input[0][1]"));
+        assert_eq!(
+            parse(json!(["a", 1])).unwrap_err().param.as_deref(),
+            Some("input[1]")
+        );
+        assert_eq!(
+            parse(json!([1, -2])).unwrap_err().param.as_deref(),
+            Some("input[1]")
+        );
+        assert_eq!(
+            parse(json!([1, 2.5])).unwrap_err().param.as_deref(),
+            Some("input[1]")
+        );
+        assert_eq!(
+            parse(json!([1, 4294967296u64]))
+                .unwrap_err()
+                .param
+                .as_deref(),
+            Some("input[1]")
+        );
+        assert_eq!(
+            parse(json!([[1], "x"])).unwrap_err().param.as_deref(),
+            Some("input[1]")
+        );
+        assert_eq!(
+            parse(json!([[1, null]])).unwrap_err().param.as_deref(),
+            Some("input[0][1]")
+        );
         assert!(parse(json!({"a": 1})).is_err());
         assert!(parse(json!(null)).is_err());
         assert!(parse(json!(true)).is_err());
@@ -169,10 +218,19 @@ mod tests {
     fn limits_are_checked() {
         let many = EmbedInput::Texts(vec!["x".into(); 3]);
         assert!(many.check("input", 3).is_ok());
-        assert!(many.check("input", 2).unwrap_err().message.contains("at most 2"));
+        assert!(many
+            .check("input", 2)
+            .unwrap_err()
+            .message
+            .contains("at most 2"));
         let empty = EmbedInput::Texts(vec!["a".into(), String::new()]);
-        assert_eq!(empty.check("input", 10).unwrap_err().param.as_deref(), Some("input[1]"));
-        assert!(EmbedInput::Texts(vec!["  ".into()]).check("input", 10).is_ok());
+        assert_eq!(
+            empty.check("input", 10).unwrap_err().param.as_deref(),
+            Some("input[1]")
+        );
+        assert!(EmbedInput::Texts(vec!["  ".into()])
+            .check("input", 10)
+            .is_ok());
         assert!(EmbedInput::Tokens(vec![vec![]]).check("input", 10).is_err());
     }
 }

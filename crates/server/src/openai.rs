@@ -99,7 +99,9 @@ pub async fn embeddings(
     let input = EmbedInput::from_openai(request.input, "input")?;
     input.check("input", state.limits.max_inputs)?;
     let requested = request.model.as_deref().filter(|m| !m.is_empty());
-    let name = state.registry.resolve(requested.unwrap_or(state.registry.default_name()))?;
+    let name = state
+        .registry
+        .resolve(requested.unwrap_or(state.registry.default_name()))?;
     let known = state.dimensions_of(&name);
     let dimensions = match request.dimensions {
         Some(d) => Some(check_dimensions(d, known)?),
@@ -134,7 +136,10 @@ pub async fn embeddings(
         model: encoded.model.name(),
         usage: Usage::new(encoded.embeddings.prompt_tokens),
     };
-    Ok(with_model_header(Json(body).into_response(), encoded.model.name()))
+    Ok(with_model_header(
+        Json(body).into_response(),
+        encoded.model.name(),
+    ))
 }
 
 /// Validate a requested vector length against the model's, when known.
@@ -170,12 +175,17 @@ pub async fn list_models(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// `GET /v1/models/{model}`.
-pub async fn get_model(State(state): State<AppState>, Path(model): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_model(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let name = state.registry.resolve(&model)?;
     let listing = state.registry.list().into_iter().find(|m| m.name == name);
-    listing
-        .map(|m| Json(model_object(&m)))
-        .ok_or_else(|| ApiError::from(embedd_core::EmbedError::Bug(format!("model `{name}` resolved but is not listed"))))
+    listing.map(|m| Json(model_object(&m))).ok_or_else(|| {
+        ApiError::from(embedd_core::EmbedError::Bug(format!(
+            "model `{name}` resolved but is not listed"
+        )))
+    })
 }
 
 fn model_object(m: &ModelListing) -> Value {

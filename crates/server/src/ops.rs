@@ -25,7 +25,10 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         Err(e) => Err(e.to_string()),
     };
     match status {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "model": name }))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "model": name })),
+        ),
         Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "not_ready", "model": name, "reason": reason })),
@@ -35,10 +38,18 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Any unknown path.
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; see GET /v1/models and POST /v1/embeddings")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route; see GET /v1/models and POST /v1/embeddings",
+    )
 }
 
 /// A known path with the wrong method.
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that HTTP method")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that HTTP method",
+    )
 }

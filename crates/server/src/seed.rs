@@ -51,8 +51,18 @@ pub async fn generate(
     let texts = match (request.text, request.texts) {
         (Some(text), None) => vec![text],
         (None, Some(texts)) => texts,
-        (Some(_), Some(_)) => return Err(ApiError::invalid("text", "send either `text` or `texts`, not both")),
-        (None, None) => return Err(ApiError::invalid("text", "`text` (a string) or `texts` (an array of strings) is required")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "text",
+                "send either `text` or `texts`, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "text",
+                "`text` (a string) or `texts` (an array of strings) is required",
+            ))
+        }
     };
     let field = if single { "text" } else { "texts" };
     let input = EmbedInput::Texts(texts);
@@ -61,10 +71,20 @@ pub async fn generate(
         use_chain: true,
         cross_space: request.use_fallback,
     };
-    let encoded = state.embed(request.model.as_deref().filter(|m| !m.is_empty()), &input, policy).await?;
+    let encoded = state
+        .embed(
+            request.model.as_deref().filter(|m| !m.is_empty()),
+            &input,
+            policy,
+        )
+        .await?;
     let vectors = &encoded.embeddings.vectors;
     let body = GenerateResponse {
-        embedding: if single { vectors.first().map(Vec::as_slice) } else { None },
+        embedding: if single {
+            vectors.first().map(Vec::as_slice)
+        } else {
+            None
+        },
         embeddings: vectors,
         model: encoded.model.name(),
         provider: encoded.model.provider().as_str(),

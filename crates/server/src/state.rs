@@ -48,7 +48,10 @@ impl AppState {
             EmbedInput::Texts(texts) => Inputs::Texts(texts),
             EmbedInput::Tokens(ids) => Inputs::Tokens(ids),
         };
-        let encoded = self.registry.encode_with_fallback(model, inputs, policy).await?;
+        let encoded = self
+            .registry
+            .encode_with_fallback(model, inputs, policy)
+            .await?;
         tracing::info!(
             model = %encoded.model.name(),
             inputs = input.len(),

@@ -11,15 +11,26 @@ async fn refused(server: &TestServer, path: &str, body: Vec<u8>, status: u16) ->
     let (got, answer) = json(server.post_raw(path, body).await).await;
     assert_eq!(got, status, "{answer}");
     let error = &answer["error"];
-    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
-    assert!(error["type"].is_string() && error["code"].is_string(), "{answer}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{answer}"
+    );
+    assert!(
+        error["type"].is_string() && error["code"].is_string(),
+        "{answer}"
+    );
     assert!(error.get("param").is_some(), "{answer}");
     still_serving(server).await;
     answer
 }
 
 async fn still_serving(server: &TestServer) {
-    let (status, _) = json(server.post("/v1/embeddings", json!({"input": "still alive"})).await).await;
+    let (status, _) = json(
+        server
+            .post("/v1/embeddings", json!({"input": "still alive"}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 200);
 }
 
@@ -31,7 +42,16 @@ fn bytes(v: Value) -> Vec<u8> {
 async fn malformed_and_mistyped_json() {
     let server = start(CONFIG, Limits::default()).await;
     let path = "/v1/embeddings";
-    for raw in [&b"{\"input\": \"a\""[..], b"{input: 'a'}", b"", b"   ", b"null", b"[\"a\"]", b"\"a\"", b"{\"input\": \"a\"} trailing"] {
+    for raw in [
+        &b"{\"input\": \"a\""[..],
+        b"{input: 'a'}",
+        b"",
+        b"   ",
+        b"null",
+        b"[\"a\"]",
+        b"\"a\"",
+        b"{\"input\": \"a\"} trailing",
+    ] {
         refused(&server, path, raw.to_vec(), 400).await;
     }
     for (body, param) in [
@@ -50,7 +70,10 @@ async fn malformed_and_mistyped_json() {
         (json!({"input": "a", "dimensions": 1.5}), "dimensions"),
         (json!({"input": "a", "dimensions": 0}), "dimensions"),
         (json!({"input": "a", "dimensions": 385}), "dimensions"),
-        (json!({"input": "a", "encoding_format": "hex"}), "encoding_format"),
+        (
+            json!({"input": "a", "encoding_format": "hex"}),
+            "encoding_format",
+        ),
         (json!({"input": "a", "user": ["x"]}), "user"),
     ] {
         let answer = refused(&server, path, bytes(body.clone()), 400).await;
@@ -61,7 +84,13 @@ async fn malformed_and_mistyped_json() {
 #[tokio::test]
 async fn empty_inputs() {
     let server = start(CONFIG, Limits::default()).await;
-    for body in [json!({"input": ""}), json!({"input": []}), json!({"input": ["a", ""]}), json!({"input": [[]]}), json!({"input": [[1], []]})] {
+    for body in [
+        json!({"input": ""}),
+        json!({"input": []}),
+        json!({"input": ["a", ""]}),
+        json!({"input": [[]]}),
+        json!({"input": [[1], []]}),
+    ] {
         refused(&server, "/v1/embeddings", bytes(body), 400).await;
     }
     // White space is text: OpenAI embeds it, and so do we.
@@ -73,11 +102,23 @@ async fn empty_inputs() {
 async fn too_many_inputs() {
     let server = start(CONFIG, Limits::default()).await;
     let inputs: Vec<String> = (0..3000).map(|i| format!("text {i}")).collect();
-    let answer = refused(&server, "/v1/embeddings", bytes(json!({"input": inputs})), 400).await;
-    assert!(answer["error"]["message"].as_str().unwrap().contains("2048"));
+    let answer = refused(
+        &server,
+        "/v1/embeddings",
+        bytes(json!({"input": inputs})),
+        400,
+    )
+    .await;
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("2048"));
     let ok: Vec<String> = (0..2048).map(|i| format!("text {i}")).collect();
     let (status, body) = json(server.post("/v1/embeddings", json!({"input": ok})).await).await;
-    assert_eq!((status, body["data"].as_array().map(Vec::len)), (200, Some(2048)));
+    assert_eq!(
+        (status, body["data"].as_array().map(Vec::len)),
+        (200, Some(2048))
+    );
 }
 
 #[tokio::test]
@@ -89,7 +130,10 @@ async fn a_64_mib_body_is_refused_with_413() {
     // A body under the limit with one very long text is embedded (the hash model reads 8192 words).
     let long = "word ".repeat(300_000);
     let (status, body) = json(server.post("/v1/embeddings", json!({"input": long})).await).await;
-    assert_eq!((status, body["usage"]["prompt_tokens"].as_u64()), (200, Some(8192)));
+    assert_eq!(
+        (status, body["usage"]["prompt_tokens"].as_u64()),
+        (200, Some(8192))
+    );
 }
 
 #[tokio::test]
@@ -99,10 +143,27 @@ async fn invalid_utf8_and_lone_surrogates() {
     invalid.extend_from_slice(&[0xff, 0xfe, 0xc3]);
     invalid.extend_from_slice(b"\"}");
     refused(&server, "/v1/embeddings", invalid, 400).await;
-    refused(&server, "/v1/embeddings", br#"{"input": "\ud800"}"#.to_vec(), 400).await;
-    refused(&server, "/v1/embeddings", br#"{"input": ["ok", "\udc00x"]}"#.to_vec(), 400).await;
+    refused(
+        &server,
+        "/v1/embeddings",
+        br#"{"input": "\ud800"}"#.to_vec(),
+        400,
+    )
+    .await;
+    refused(
+        &server,
+        "/v1/embeddings",
+        br#"{"input": ["ok", "\udc00x"]}"#.to_vec(),
+        400,
+    )
+    .await;
     // A proper surrogate pair is an ordinary character.
-    let (status, _) = json(server.post_raw("/v1/embeddings", br#"{"input": "\ud83d\ude00"}"#.to_vec()).await).await;
+    let (status, _) = json(
+        server
+            .post_raw("/v1/embeddings", br#"{"input": "\ud83d\ude00"}"#.to_vec())
+            .await,
+    )
+    .await;
     assert_eq!(status, 200);
 }
 
@@ -126,11 +187,20 @@ async fn deep_nesting() {
 #[tokio::test]
 async fn unknown_models_list_the_known_ones() {
     let server = start(CONFIG, Limits::default()).await;
-    let answer = refused(&server, "/v1/embeddings", bytes(json!({"input": "a", "model": "gpt-17"})), 404).await;
+    let answer = refused(
+        &server,
+        "/v1/embeddings",
+        bytes(json!({"input": "a", "model": "gpt-17"})),
+        404,
+    )
+    .await;
     assert_eq!(answer["error"]["code"], "model_not_found");
     assert_eq!(answer["error"]["param"], "model");
     let message = answer["error"]["message"].as_str().unwrap();
-    assert!(message.contains("gpt-17") && message.contains("local-hash"), "{message}");
+    assert!(
+        message.contains("gpt-17") && message.contains("local-hash"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -138,7 +208,13 @@ async fn token_ids_for_a_model_without_a_tokenizer() {
     let server = start(CONFIG, Limits::default()).await;
     for body in [json!({"input": [1, 2, 3]}), json!({"input": [[1, 2], [3]]})] {
         let answer = refused(&server, "/v1/embeddings", bytes(body), 400).await;
-        assert!(answer["error"]["message"].as_str().unwrap().contains("tokenizer"), "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("tokenizer"),
+            "{answer}"
+        );
     }
 }
 
@@ -146,15 +222,46 @@ async fn token_ids_for_a_model_without_a_tokenizer() {
 async fn wrong_routes_and_methods_answer_in_json() {
     let server = start(CONFIG, Limits::default()).await;
     let (status, body) = json(server.get("/v1/embeddings").await).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (405, Some("method_not_allowed")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
     let (status, body) = json(server.get("/v2/nothing").await).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
 }
 
 #[tokio::test]
 async fn configured_limits_apply() {
-    let server = start(CONFIG, Limits { max_inputs: 4, body_limit: 4096 }).await;
-    refused(&server, "/v1/embeddings", bytes(json!({"input": ["a", "b", "c", "d", "e"]})), 400).await;
-    refused(&server, "/v1/embeddings", bytes(json!({"input": "x".repeat(5000)})), 413).await;
-    refused(&server, "/v1/embeddings/generate", bytes(json!({"texts": ["a", "b", "c", "d", "e"]})), 400).await;
+    let server = start(
+        CONFIG,
+        Limits {
+            max_inputs: 4,
+            body_limit: 4096,
+        },
+    )
+    .await;
+    refused(
+        &server,
+        "/v1/embeddings",
+        bytes(json!({"input": ["a", "b", "c", "d", "e"]})),
+        400,
+    )
+    .await;
+    refused(
+        &server,
+        "/v1/embeddings",
+        bytes(json!({"input": "x".repeat(5000)})),
+        413,
+    )
+    .await;
+    refused(
+        &server,
+        "/v1/embeddings/generate",
+        bytes(json!({"texts": ["a", "b", "c", "d", "e"]})),
+        400,
+    )
+    .await;
 }

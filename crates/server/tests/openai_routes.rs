@@ -9,7 +9,11 @@ use embedd_server::Limits;
 use serde_json::{json, Value};
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn norm(v: &[f32]) -> f64 {
@@ -19,7 +23,12 @@ fn norm(v: &[f32]) -> f64 {
 #[tokio::test]
 async fn a_string_and_an_array_of_strings() {
     let server = start(CONFIG, Limits::default()).await;
-    let response = server.post("/v1/embeddings", json!({"input": "hello world", "model": "local-hash"})).await;
+    let response = server
+        .post(
+            "/v1/embeddings",
+            json!({"input": "hello world", "model": "local-hash"}),
+        )
+        .await;
     assert_eq!(response.headers()["x-embedd-model"], "local-hash");
     assert!(response.headers().contains_key("x-request-id"));
     let (status, body) = json(response).await;
@@ -34,7 +43,12 @@ async fn a_string_and_an_array_of_strings() {
     assert_eq!(body["usage"]["prompt_tokens"], 2);
     assert_eq!(body["usage"]["total_tokens"], 2);
 
-    let (status, body) = json(server.post("/v1/embeddings", json!({"input": ["a b", "c", "a b"]})).await).await;
+    let (status, body) = json(
+        server
+            .post("/v1/embeddings", json!({"input": ["a b", "c", "a b"]}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 200);
     let data = body["data"].as_array().unwrap();
     assert_eq!(data.len(), 3);
@@ -46,7 +60,8 @@ async fn a_string_and_an_array_of_strings() {
 #[tokio::test]
 async fn base64_decodes_to_the_float_vector() {
     let server = start(CONFIG, Limits::default()).await;
-    let request = |format: &str| json!({"input": ["the same text", "another"], "encoding_format": format});
+    let request =
+        |format: &str| json!({"input": ["the same text", "another"], "encoding_format": format});
     let (_, float) = json(server.post("/v1/embeddings", request("float")).await).await;
     let (status, b64) = json(server.post("/v1/embeddings", request("base64")).await).await;
     assert_eq!(status, 200);
@@ -54,7 +69,10 @@ async fn base64_decodes_to_the_float_vector() {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64["data"][i]["embedding"].as_str().unwrap())
             .unwrap();
-        let decoded: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let decoded: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         assert_eq!(decoded, floats(&float["data"][i]["embedding"]));
     }
 }
@@ -62,7 +80,15 @@ async fn base64_decodes_to_the_float_vector() {
 #[tokio::test]
 async fn dimensions_truncate_then_renormalise() {
     let server = start(CONFIG, Limits::default()).await;
-    let (_, full) = json(server.post("/v1/embeddings", json!({"input": "matryoshka dolls nest inside each other", "model": "wide-hash"})).await).await;
+    let (_, full) = json(
+        server
+            .post(
+                "/v1/embeddings",
+                json!({"input": "matryoshka dolls nest inside each other", "model": "wide-hash"}),
+            )
+            .await,
+    )
+    .await;
     let (status, short) = json(
         server
             .post("/v1/embeddings", json!({"input": "matryoshka dolls nest inside each other", "model": "wide-hash", "dimensions": 1024}))
@@ -82,13 +108,21 @@ async fn models_are_listed_and_found_by_any_name() {
     let server = start(CONFIG, Limits::default()).await;
     let (status, body) = json(server.get("/v1/models").await).await;
     assert_eq!(status, 200);
-    let ids: Vec<&str> = body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["local-hash", "wide-hash", "unreachable"]);
     assert_eq!(body["data"][0]["object"], "model");
     let (status, body) = json(server.get("/v1/models/LOCAL-HASH").await).await;
     assert_eq!((status, body["id"].as_str()), (200, Some("local-hash")));
     let (status, body) = json(server.get("/v1/models/nope").await).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("model_not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("model_not_found"))
+    );
 }
 
 #[tokio::test]
@@ -108,10 +142,21 @@ async fn a_remote_failure_never_silently_changes_space() {
     let server = start(CONFIG, Limits::default()).await;
     // `unreachable` cannot answer and no model of its space can: the OpenAI route must not
     // answer with hash vectors the caller would store beside bge-m3 ones.
-    let (status, body) = json(server.post("/v1/embeddings", json!({"input": "x", "model": "unreachable"})).await).await;
+    let (status, body) = json(
+        server
+            .post(
+                "/v1/embeddings",
+                json!({"input": "x", "model": "unreachable"}),
+            )
+            .await,
+    )
+    .await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["type"], "server_error");
-    assert!(body["error"]["message"].as_str().unwrap().contains("unreachable"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unreachable"));
 }
 
 #[tokio::test]
@@ -122,8 +167,16 @@ async fn concurrent_requests_all_succeed() {
         .map(|i| {
             let server = server.clone();
             tokio::spawn(async move {
-                let (status, body) = json(server.post("/v1/embeddings", json!({"input": format!("text {i}")})).await).await;
-                (status, body["data"][0]["embedding"].as_array().map(Vec::len))
+                let (status, body) = json(
+                    server
+                        .post("/v1/embeddings", json!({"input": format!("text {i}")}))
+                        .await,
+                )
+                .await;
+                (
+                    status,
+                    body["data"][0]["embedding"].as_array().map(Vec::len),
+                )
             })
         })
         .collect();

@@ -9,7 +9,12 @@ use serde_json::json;
 #[tokio::test]
 async fn one_text_answers_with_the_model_and_its_dimensions() {
     let server = start(CONFIG, Limits::default()).await;
-    let response = server.post("/v1/embeddings/generate", json!({"text": "test", "model": "wide-hash"})).await;
+    let response = server
+        .post(
+            "/v1/embeddings/generate",
+            json!({"text": "test", "model": "wide-hash"}),
+        )
+        .await;
     assert_eq!(response.headers()["x-embedd-model"], "wide-hash");
     let (status, body) = json(response).await;
     assert_eq!(status, 200, "{body}");
@@ -24,7 +29,12 @@ async fn one_text_answers_with_the_model_and_its_dimensions() {
 #[tokio::test]
 async fn several_texts_use_the_default_model() {
     let server = start(CONFIG, Limits::default()).await;
-    let (status, body) = json(server.post("/v1/embeddings/generate", json!({"texts": ["a", "b c"]})).await).await;
+    let (status, body) = json(
+        server
+            .post("/v1/embeddings/generate", json!({"texts": ["a", "b c"]}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["model"], "local-hash");
     assert!(body.get("embedding").is_none());
@@ -35,7 +45,8 @@ async fn several_texts_use_the_default_model() {
 #[tokio::test]
 async fn use_fallback_crosses_spaces_and_says_so() {
     let server = start(CONFIG, Limits::default()).await;
-    let request = |fallback: bool| json!({"text": "test", "model": "unreachable", "use_fallback": fallback});
+    let request =
+        |fallback: bool| json!({"text": "test", "model": "unreachable", "use_fallback": fallback});
     let (status, body) = json(server.post("/v1/embeddings/generate", request(false)).await).await;
     assert_eq!(status, 503, "{body}");
     let (status, body) = json(server.post("/v1/embeddings/generate", request(true)).await).await;
@@ -58,10 +69,19 @@ async fn text_and_texts_are_checked() {
         (json!({"texts": "a"}), "texts"),
         (json!({"text": "a", "use_fallback": "yes"}), "use_fallback"),
     ] {
-        let (status, answer) = json(server.post("/v1/embeddings/generate", body.clone()).await).await;
+        let (status, answer) =
+            json(server.post("/v1/embeddings/generate", body.clone()).await).await;
         assert_eq!(status, 400, "{body} -> {answer}");
         assert_eq!(answer["error"]["param"], param, "{body} -> {answer}");
     }
-    let (status, _) = json(server.post("/v1/embeddings/generate", json!({"text": "a", "model": "ghost"})).await).await;
+    let (status, _) = json(
+        server
+            .post(
+                "/v1/embeddings/generate",
+                json!({"text": "a", "model": "ghost"}),
+            )
+            .await,
+    )
+    .await;
     assert_eq!(status, 404);
 }

@@ -38,7 +38,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let model = registry.get_or_create(&name).await?;
     let corpus = std::fs::read_to_string(&args.corpus)
         .with_context(|| format!("reading corpus {}", args.corpus.display()))?;
-    let texts: Vec<String> = corpus.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
+    let texts: Vec<String> = corpus
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
     if texts.is_empty() {
         bail!("corpus {} has no non-empty lines", args.corpus.display());
     }

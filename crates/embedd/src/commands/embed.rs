@@ -21,7 +21,10 @@ pub async fn run(args: EmbedArgs) -> anyhow::Result<()> {
     let registry = setup::registry(&config, None)?;
     let name = setup::model_name(&registry, args.model.as_deref())?;
     let texts = if args.texts.is_empty() {
-        std::io::stdin().lock().lines().collect::<Result<Vec<_>, _>>()?
+        std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<Result<Vec<_>, _>>()?
     } else {
         args.texts
     };

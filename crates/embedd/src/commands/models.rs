@@ -9,7 +9,11 @@ use crate::setup;
 pub async fn run(args: ModelsArgs) -> anyhow::Result<()> {
     let config = setup::load_config(&args.config)?;
     let registry = setup::registry(&config, None)?;
-    let health = if args.health { Some(registry.health(true).await) } else { None };
+    let health = if args.health {
+        Some(registry.health(true).await)
+    } else {
+        None
+    };
     let show = |n: Option<usize>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
     println!(
         "{:<24} {:<22} {:<32} {:>6} {:>10}  {:<28} ROLE{}",
@@ -26,16 +30,27 @@ pub async fn run(args: ModelsArgs) -> anyhow::Result<()> {
         if model.name == registry.default_name() {
             role.push("default".to_owned());
         }
-        if let Some(i) = registry.fallback_chain().iter().position(|n| *n == model.name) {
+        if let Some(i) = registry
+            .fallback_chain()
+            .iter()
+            .position(|n| *n == model.name)
+        {
             role.push(format!("fallback#{}", i + 1));
         }
-        let status = match health.as_ref().and_then(|h| h.iter().find(|(n, _)| *n == model.name)) {
+        let status = match health
+            .as_ref()
+            .and_then(|h| h.iter().find(|(n, _)| *n == model.name))
+        {
             Some((_, ModelHealth::Healthy)) => "  healthy".to_owned(),
             Some((_, ModelHealth::Unhealthy(reason))) => format!("  unhealthy: {reason}"),
             Some((_, ModelHealth::NotLoaded)) => "  not loaded".to_owned(),
             None => String::new(),
         };
-        let role = if role.is_empty() { "-".to_owned() } else { role.join(",") };
+        let role = if role.is_empty() {
+            "-".to_owned()
+        } else {
+            role.join(",")
+        };
         println!(
             "{:<24} {:<22} {:<32} {:>6} {:>10}  {:<28} {role}{status}",
             model.name,

@@ -16,7 +16,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let server = &config.server;
     let body_limit = match &args.body_limit {
-        Some(text) => ByteSize::parse(text).map_err(anyhow::Error::msg).context("--body-limit")?,
+        Some(text) => ByteSize::parse(text)
+            .map_err(anyhow::Error::msg)
+            .context("--body-limit")?,
         None => server.body_limit,
     };
     let limits = Limits {

@@ -21,7 +21,9 @@ pub struct TestServer {
 pub async fn start(config_yaml: &str, limits: Limits) -> TestServer {
     let config = Config::from_yaml(config_yaml, &|_| None).expect("test config");
     let registry = Arc::new(Registry::new(&config.embeddings, Arc::new(ProviderFactory)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let (stop, stopped) = oneshot::channel::<()>();
     let state = AppState {
@@ -78,7 +80,11 @@ impl TestServer {
 
     /// GET a path.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.base)).send().await.expect("request")
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request")
     }
 }
 

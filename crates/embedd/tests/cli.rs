@@ -1,0 +1,171 @@
+//! The command line as a user runs it: a real `embedd` process.
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use common::{embedd, Server};
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let output = embedd().args(args).output().expect("run embedd");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn embed_prints_one_json_object_per_text() {
+    let (ok, stdout, stderr) = run(&["embed", "hello world", "second text"]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["index"], 1);
+    assert_eq!(lines[0]["model"], "local-hash");
+    assert_eq!(lines[0]["embedding"].as_array().unwrap().len(), 384);
+}
+
+#[test]
+fn embed_reads_stdin_and_the_model_from_the_environment() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/embeddings.yaml");
+    let mut child = embedd()
+        .arg("embed")
+        .env("EMBEDD_CONFIG", config)
+        .env("EMBEDD_MODEL", "local-fallback")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"one\ntwo\nthree\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 3);
+    let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["model"], "local-fallback");
+    assert_eq!(first["embedding"].as_array().unwrap().len(), 1536);
+}
+
+#[test]
+fn models_lists_the_builtin_default_and_the_seed_example() {
+    let (ok, stdout, _) = run(&["models", "--health"]);
+    assert!(ok);
+    assert!(
+        stdout.contains("local-hash") && stdout.contains("default") && stdout.contains("healthy"),
+        "{stdout}"
+    );
+    let seed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../configs/seed-example.yaml"
+    );
+    let (ok, stdout, stderr) = run(&["models", "--config", seed]);
+    assert!(ok, "{stderr}");
+    for name in [
+        "openai-3-small",
+        "openai-3-large",
+        "bge-m3",
+        "all-mpnet-base-v2",
+        "local-fallback",
+    ] {
+        assert!(stdout.contains(name), "{stdout}");
+    }
+}
+
+#[test]
+fn a_bad_config_names_the_key() {
+    let dir = std::env::temp_dir().join(format!("embedd-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.yaml");
+    std::fs::write(&file, "embeddings:\n  default_model: a\n  models:\n    a: {provider: local, dimensions: 9999}\n  fallback_chain: [a, b]\n").unwrap();
+    let (ok, _, stderr) = run(&["models", "--config", file.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("embeddings.models.a.dimensions"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("embeddings.fallback_chain[1]"), "{stderr}");
+}
+
+#[test]
+fn bench_reports_json() {
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus.txt");
+    let (ok, stdout, stderr) = run(&[
+        "bench",
+        "--model",
+        "local-hash",
+        "--corpus",
+        corpus,
+        "--json",
+        "--runs",
+        "1",
+        "--min-seconds",
+        "0",
+    ]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["model"], "local-hash");
+    assert_eq!(report["texts"], 3);
+    assert_eq!(report["tokens"], 12);
+    for field in ["seconds", "texts_per_s", "tokens_per_s"] {
+        assert!(
+            report[field].as_f64().is_some_and(|x| x > 0.0),
+            "{field}: {report}"
+        );
+    }
+}
+
+#[test]
+fn help_teaches_every_command() {
+    let (ok, stdout, _) = run(&["--help"]);
+    assert!(ok);
+    for command in ["serve", "embed", "models", "bench"] {
+        assert!(stdout.contains(command), "{stdout}");
+    }
+    let (_, serve_help, _) = run(&["serve", "--help"]);
+    assert!(
+        serve_help.contains("EMBEDD_PORT") && serve_help.contains("EMBEDD_CONFIG"),
+        "{serve_help}"
+    );
+}
+
+#[test]
+fn serve_answers_and_stops_cleanly_on_sigterm_and_sigint() {
+    for signal in ["TERM", "INT"] {
+        let mut server = Server::start(&["--model", "LOCAL-HASH"]);
+        let response = ureq_post(&server.base, r#"{"input": "ping"}"#);
+        assert!(response.contains("\"model\":\"local-hash\""), "{response}");
+        server.signal(signal);
+        let status = server.child.wait().unwrap();
+        assert!(status.success(), "exit after SIG{signal}: {status:?}");
+    }
+}
+
+/// A blocking POST through reqwest on a small runtime of its own.
+fn ureq_post(base: &str, body: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{base}/v1/embeddings"))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    })
+}

@@ -1,0 +1,90 @@
+//! The `embedd` binary as a real process, and a Python to drive it with real client libraries.
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// The built `embedd` binary.
+pub fn embedd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_embedd"))
+}
+
+/// `embedd serve` on 127.0.0.1 and a free port; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Server {
+    /// Start `embedd serve` with extra `args` and wait until it listens.
+    pub fn start(args: &[&str]) -> Self {
+        let mut child = embedd()
+            .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+            .args(args)
+            .env("EMBEDD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn embedd serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let base = line
+            .trim()
+            .strip_prefix("embedd listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        Self { child, base }
+    }
+
+    /// Send a signal (`TERM`, `INT`) to the server.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Python interpreter with `packages` installed: `EMBEDD_TEST_PYTHON` when the test script made
+/// one, else a virtual environment made here once (pip needs the package index).
+pub fn python_with(packages: &[&str]) -> PathBuf {
+    if let Ok(python) = std::env::var("EMBEDD_TEST_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 -m venv");
+        assert!(made.success(), "could not make a virtual environment");
+    }
+    let installed = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(packages)
+        .status()
+        .expect("pip install");
+    assert!(installed.success(), "pip could not install {packages:?}");
+    python
+}
