@@ -1,0 +1,66 @@
+//! Why a native model could not load or run.
+
+use std::path::{Path, PathBuf};
+
+use embedd_core::EmbedError;
+
+/// A native model's failure, naming the file at fault where there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum NativeError {
+    /// A model file is missing, unreadable or malformed.
+    #[error("{}: {message}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The model's architecture or a setting is not supported.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The tokenizer failed on an input.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// A token id is outside the model's vocabulary (the caller's mistake).
+    #[error("token id {id} at input[{input}][{position}] is outside the vocabulary (0..{vocab})")]
+    TokenOutOfRange {
+        /// Which input.
+        input: usize,
+        /// Where in it.
+        position: usize,
+        /// The id.
+        id: u32,
+        /// The vocabulary size.
+        vocab: usize,
+    },
+    /// An invariant of the inference code broke.
+    #[error("internal inference error: {0}")]
+    Bug(String),
+}
+
+impl NativeError {
+    /// A problem with one file.
+    pub fn file(path: &Path, message: impl Into<String>) -> Self {
+        Self::File {
+            path: path.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// The model-layer error for model `model`.
+    pub fn into_embed_error(self, model: &str) -> EmbedError {
+        match self {
+            Self::TokenOutOfRange {
+                input, position, ..
+            } => EmbedError::InvalidInput {
+                message: self.to_string(),
+                param: Some(format!("input[{input}][{position}]")),
+            },
+            Self::Bug(message) => EmbedError::Bug(format!("model `{model}`: {message}")),
+            other => EmbedError::Unavailable {
+                model: model.to_owned(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! A sentence-transformers model directory, read as sentence-transformers reads it.
+//!
+//! `modules.json` lists the modules (Transformer, Pooling, Normalize) and where each lives;
+//! `1_Pooling/config.json` says how tokens are pooled; `sentence_bert_config.json` gives
+//! `max_seq_length`; `config.json` the encoder's shape. A plain Hugging Face model directory (no
+//! `modules.json`) gets sentence-transformers' defaults: mean pooling, no normalisation.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::arch::EncoderConfig;
+use crate::error::NativeError;
+use crate::pooling::{Pooling, PoolingFlags};
+
+/// The files that must be present for a model to load.
+pub const REQUIRED_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+
+/// Everything read from a model directory before its weights are mapped.
+#[derive(Debug, Clone)]
+pub struct ModelLayout {
+    /// Where the transformer's files are (`config.json`, `tokenizer.json`, `model.safetensors`).
+    pub transformer_dir: PathBuf,
+    /// The encoder's shape.
+    pub encoder: EncoderConfig,
+    /// How tokens become a sentence vector.
+    pub pooling: Pooling,
+    /// Whether vectors are L2-normalised (a `Normalize` module is listed).
+    pub normalize: bool,
+    /// Tokens read per input, special tokens included; longer inputs are truncated.
+    pub max_seq_length: usize,
+}
+
+#[derive(Deserialize)]
+struct Module {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    path: String,
+}
+
+#[derive(Deserialize)]
+struct SentenceBertConfig {
+    #[serde(default)]
+    max_seq_length: Option<usize>,
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, NativeError> {
+    let text = std::fs::read_to_string(path).map_err(|e| NativeError::file(path, e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| NativeError::file(path, format!("malformed: {e}")))
+}
+
+impl ModelLayout {
+    /// Read the directory's configuration files; a missing or malformed one is an error naming it.
+    pub fn read(dir: &Path) -> Result<Self, NativeError> {
+        if !dir.is_dir() {
+            return Err(NativeError::file(dir, "is not a model directory"));
+        }
+        let modules_path = dir.join("modules.json");
+        let modules: Vec<Module> = if modules_path.exists() {
+            read_json(&modules_path)?
+        } else {
+            Vec::new()
+        };
+        let find = |suffix: &str| modules.iter().find(|m| m.kind.ends_with(suffix));
+        let transformer_dir = match find(".Transformer") {
+            Some(m) if !m.path.is_empty() => dir.join(&m.path),
+            _ => dir.to_owned(),
+        };
+        for file in REQUIRED_FILES {
+            let path = transformer_dir.join(file);
+            if !path.is_file() {
+                return Err(NativeError::file(
+                    &path,
+                    "is missing; run `embedd fetch` for this model again",
+                ));
+            }
+        }
+        let encoder = EncoderConfig::from_file(&transformer_dir.join("config.json"))?;
+        let pooling = match find(".Pooling") {
+            Some(m) => {
+                let path = dir.join(&m.path).join("config.json");
+                let flags: PoolingFlags = read_json(&path)?;
+                flags
+                    .mode()
+                    .map_err(|message| NativeError::file(&path, message))?
+            }
+            None => Pooling::Mean,
+        };
+        let sbert_path = transformer_dir.join("sentence_bert_config.json");
+        let configured = if sbert_path.exists() {
+            read_json::<SentenceBertConfig>(&sbert_path)?.max_seq_length
+        } else {
+            None
+        };
+        let max_seq_length = configured
+            .unwrap_or(encoder.max_tokens())
+            .min(encoder.max_tokens());
+        if max_seq_length < 2 {
+            return Err(NativeError::file(
+                &sbert_path,
+                "max_seq_length must leave room for the special tokens",
+            ));
+        }
+        Ok(Self {
+            transformer_dir,
+            normalize: find(".Normalize").is_some(),
+            pooling,
+            max_seq_length,
+            encoder,
+        })
+    }
+}

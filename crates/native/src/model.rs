@@ -1,0 +1,214 @@
+//! [`NativeModel`]: a sentence-transformers model run in-process, as an [`EmbeddingModel`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use embedd_core::vector::normalize;
+use embedd_core::{EmbedError, EmbeddingModel, Embeddings, ModelInfo, ProviderKind};
+use rayon::prelude::*;
+
+use crate::encoder::Encoder;
+use crate::error::NativeError;
+use crate::layout::ModelLayout;
+use crate::pooling::Pooling;
+use crate::tokenize::TextTokenizer;
+use crate::weights::Weights;
+
+/// The most tokens one forward pass takes; bounds the activations' memory.
+const MAX_CHUNK_TOKENS: usize = 4096;
+
+/// The loaded parts of a model, shared by every request.
+struct Engine {
+    tokenizer: TextTokenizer,
+    encoder: Encoder,
+    pooling: Pooling,
+    normalize: bool,
+    pool: rayon::ThreadPool,
+}
+
+/// A model run in this process from its safetensors weights.
+pub struct NativeModel {
+    info: ModelInfo,
+    engine: Arc<Engine>,
+}
+
+impl NativeModel {
+    /// Load the model in `dir` under registry name `name`, computing on `threads` threads.
+    pub fn load(
+        name: &str,
+        model_id: &str,
+        dir: &Path,
+        threads: usize,
+    ) -> Result<Self, NativeError> {
+        let layout = ModelLayout::read(dir)?;
+        let weights = Weights::open(&layout.transformer_dir.join("model.safetensors"))?;
+        let encoder = Encoder::load(&weights, layout.encoder.clone())?;
+        let tokenizer = TextTokenizer::load(
+            &layout.transformer_dir.join("tokenizer.json"),
+            layout.max_seq_length,
+            layout.encoder.vocab,
+        )?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("embedd-infer-{i}"))
+            .build()
+            .map_err(|e| {
+                NativeError::Unsupported(format!("cannot start inference threads: {e}"))
+            })?;
+        tracing::info!(model = name, architecture = ?layout.encoder.architecture, layers = layout.encoder.layers,
+            hidden = layout.encoder.hidden, max_tokens = layout.max_seq_length, pooling = ?layout.pooling,
+            normalize = layout.normalize, threads, "native model loaded");
+        Ok(Self {
+            info: ModelInfo {
+                name: name.to_owned(),
+                provider: ProviderKind::Native,
+                model_id: model_id.to_owned(),
+                dimensions: layout.encoder.hidden,
+                max_tokens: layout.max_seq_length,
+                space: model_id.to_lowercase(),
+            },
+            engine: Arc::new(Engine {
+                tokenizer,
+                encoder,
+                pooling: layout.pooling,
+                normalize: layout.normalize,
+                pool,
+            }),
+        })
+    }
+
+    /// The same model with another vector-space name (from the config's `space`).
+    pub fn with_space(mut self, space: String) -> Self {
+        self.info.space = space;
+        self
+    }
+
+    /// Tokenize and embed on the calling thread's pool; for the CLI and tests.
+    pub fn embed_texts_blocking(&self, texts: &[String]) -> Result<Embeddings, NativeError> {
+        self.engine.embed_texts(texts)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        input: T,
+        job: fn(&Engine, T) -> Result<Embeddings, NativeError>,
+    ) -> Result<Embeddings, EmbedError> {
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || job(&engine, input))
+            .await
+            .map_err(|e| {
+                EmbedError::Bug(format!(
+                    "model `{}`: inference worker failed: {e}",
+                    self.info.name
+                ))
+            })?
+            .map_err(|e| e.into_embed_error(&self.info.name))
+    }
+}
+
+impl Engine {
+    fn embed_texts(&self, texts: &[String]) -> Result<Embeddings, NativeError> {
+        let ids = self.pool.install(|| {
+            texts
+                .par_iter()
+                .map(|t| self.tokenizer.encode(t))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        self.embed_ids(&ids)
+    }
+
+    fn embed_ids(&self, sequences: &[Vec<u32>]) -> Result<Embeddings, NativeError> {
+        let dim = self.encoder.config().hidden;
+        let tokens: usize = sequences.iter().map(Vec::len).sum();
+        let chunks = chunk(
+            sequences,
+            tokens
+                .div_ceil(self.pool.current_num_threads().max(1))
+                .clamp(1, MAX_CHUNK_TOKENS),
+        );
+        let pooled: Vec<Vec<Vec<f32>>> = self.pool.install(|| {
+            chunks
+                .par_iter()
+                .map(|chunk| {
+                    let states = self.encoder.forward(chunk)?;
+                    let mut offset = 0;
+                    let mut out = Vec::with_capacity(chunk.len());
+                    for seq in chunk.iter() {
+                        let mut v = self.pooling.apply(&states[offset * dim..], seq.len(), dim);
+                        if self.normalize {
+                            normalize(&mut v);
+                        }
+                        offset += seq.len();
+                        out.push(v);
+                    }
+                    Ok(out)
+                })
+                .collect::<Result<_, NativeError>>()
+        })?;
+        Ok(Embeddings {
+            vectors: pooled.into_iter().flatten().collect(),
+            prompt_tokens: tokens,
+        })
+    }
+}
+
+/// Split consecutive sequences into chunks of about `target` tokens each.
+fn chunk(sequences: &[Vec<u32>], target: usize) -> Vec<&[Vec<u32>]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut tokens) = (0, 0);
+    for (i, seq) in sequences.iter().enumerate() {
+        tokens += seq.len();
+        if tokens >= target {
+            chunks.push(&sequences[start..=i]);
+            start = i + 1;
+            tokens = 0;
+        }
+    }
+    if start < sequences.len() {
+        chunks.push(&sequences[start..]);
+    }
+    chunks
+}
+
+#[async_trait]
+impl EmbeddingModel for NativeModel {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    async fn encode(&self, texts: &[String]) -> Result<Embeddings, EmbedError> {
+        self.run(texts.to_vec(), |engine, texts| engine.embed_texts(&texts))
+            .await
+    }
+
+    async fn encode_tokens(&self, inputs: &[Vec<u32>]) -> Result<Embeddings, EmbedError> {
+        let ids = self
+            .engine
+            .tokenizer
+            .check_ids(inputs)
+            .map_err(|e| e.into_embed_error(&self.info.name))?;
+        self.run(ids, |engine, ids| engine.embed_ids(&ids)).await
+    }
+
+    async fn health(&self) -> Result<(), EmbedError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_sequence_in_order() {
+        let seqs: Vec<Vec<u32>> = [3, 5, 2, 7, 1].iter().map(|n| vec![0; *n]).collect();
+        let chunks = chunk(&seqs, 8);
+        assert_eq!(
+            chunks.iter().map(|c| c.len()).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
+        assert_eq!(chunks.concat(), seqs);
+        assert_eq!(chunk(&[], 8).len(), 0);
+    }
+}

@@ -1,0 +1,213 @@
+//! The numeric kernels of a transformer encoder, on plain row-major `f32` slices.
+
+use crate::error::NativeError;
+
+/// A read-only matrix view: `rows × cols` values of `data`, element `(i, j)` at
+/// `i * row_stride + j * col_stride`.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    /// The backing values.
+    pub data: &'a [f32],
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Distance between rows.
+    pub row_stride: usize,
+    /// Distance between columns.
+    pub col_stride: usize,
+}
+
+impl<'a> View<'a> {
+    /// A dense row-major matrix.
+    pub fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose, without moving data.
+    pub fn t(self) -> Self {
+        Self {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+        }
+    }
+
+    fn fits(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride
+                < self.data.len()
+    }
+}
+
+/// `out = alpha · a · b + beta · out`, where `out` is `a.rows × b.cols` with row stride `out_stride`.
+pub fn gemm(
+    alpha: f32,
+    a: View<'_>,
+    b: View<'_>,
+    beta: f32,
+    out: &mut [f32],
+    out_stride: usize,
+) -> Result<(), NativeError> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let out_fits = m == 0 || n == 0 || (m - 1) * out_stride + n <= out.len();
+    if b.rows != k || !a.fits() || !b.fits() || !out_fits || out_stride < n {
+        return Err(NativeError::Bug(format!(
+            "gemm shapes do not fit: {m}x{k} by {}x{n}",
+            b.rows
+        )));
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    // SAFETY: every element the kernel reads or writes lies inside the slices: checked just
+    // above for a, b (last element index < len) and out (last row end <= len). `out` is a unique
+    // borrow, so it cannot alias `a` or `b`. matrixmultiply reads `a`, `b` and writes only `out`.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.data.as_ptr(),
+            a.row_stride as isize,
+            a.col_stride as isize,
+            b.data.as_ptr(),
+            b.row_stride as isize,
+            b.col_stride as isize,
+            beta,
+            out.as_mut_ptr(),
+            out_stride as isize,
+            1,
+        );
+    }
+    Ok(())
+}
+
+/// `y = x · wᵀ + bias` for `x` of `n × w.cols` rows and a PyTorch `Linear` weight `w` (`out × in`).
+pub fn linear(
+    x: &[f32],
+    n: usize,
+    weight: View<'_>,
+    bias: &[f32],
+    y: &mut Vec<f32>,
+) -> Result<(), NativeError> {
+    let out = weight.rows;
+    y.clear();
+    y.reserve(n * out);
+    for _ in 0..n {
+        y.extend_from_slice(bias);
+    }
+    if bias.len() != out {
+        return Err(NativeError::Bug(
+            "bias length differs from the weight's rows".to_owned(),
+        ));
+    }
+    gemm(1.0, View::rows(x, n, weight.cols), weight.t(), 1.0, y, out)
+}
+
+/// Layer normalisation of each `dim`-long row of `x`, in place.
+pub fn layer_norm(x: &mut [f32], dim: usize, gamma: &[f32], beta: &[f32], eps: f32) {
+    for row in x.chunks_exact_mut(dim) {
+        let mean = row.iter().sum::<f32>() / dim as f32;
+        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / dim as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        for ((v, g), b) in row.iter_mut().zip(gamma).zip(beta) {
+            *v = (*v - mean) * inv * g + b;
+        }
+    }
+}
+
+/// `x += y`, elementwise.
+pub fn add_in_place(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+/// The exact (erf) GELU of BERT's `hidden_act: gelu`, in place.
+pub fn gelu(x: &mut [f32]) {
+    for v in x {
+        *v = 0.5 * *v * (1.0 + libm::erff(*v * std::f32::consts::FRAC_1_SQRT_2));
+    }
+}
+
+/// Softmax of each `width`-long row, in place.
+pub fn softmax_rows(x: &mut [f32], width: usize) {
+    for row in x.chunks_exact_mut(width) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        let inv = 1.0 / sum;
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_matches_a_hand_computation() {
+        // x: 2x3, w: 2x3 (out=2, in=3)
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let w = [1.0, 0.0, -1.0, 0.5, 0.5, 0.5];
+        let mut y = Vec::new();
+        linear(&x, 2, View::rows(&w, 2, 3), &[10.0, 20.0], &mut y).unwrap();
+        assert_eq!(
+            y,
+            vec![1.0 - 3.0 + 10.0, 3.0 + 20.0, 4.0 - 6.0 + 10.0, 7.5 + 20.0]
+        );
+    }
+
+    #[test]
+    fn gemm_refuses_shapes_that_do_not_fit() {
+        let a = [1.0; 4];
+        let mut out = [0.0; 4];
+        assert!(gemm(
+            1.0,
+            View::rows(&a, 2, 2),
+            View::rows(&a, 3, 2),
+            0.0,
+            &mut out,
+            2
+        )
+        .is_err());
+        assert!(gemm(
+            1.0,
+            View::rows(&a, 2, 2),
+            View::rows(&a, 2, 2),
+            0.0,
+            &mut out[..3],
+            2
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn norms_and_activations() {
+        let mut x = vec![1.0, 2.0, 3.0, 4.0];
+        layer_norm(&mut x, 4, &[1.0; 4], &[0.0; 4], 1e-12);
+        assert!((x.iter().sum::<f32>()).abs() < 1e-5);
+        let mut s = vec![0.0, 0.0, 1000.0, 1000.0];
+        softmax_rows(&mut s, 2);
+        assert_eq!(s, vec![0.5, 0.5, 0.5, 0.5]);
+        let mut g = vec![0.0, 1.0, -10.0];
+        gelu(&mut g);
+        assert!(g[0] == 0.0 && (g[1] - 0.841_344_7).abs() < 1e-6 && g[2].abs() < 1e-6);
+    }
+}

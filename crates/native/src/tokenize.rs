@@ -1,0 +1,81 @@
+//! Text to token ids with the model's own `tokenizer.json`, truncated as sentence-transformers does.
+
+use std::path::Path;
+
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use crate::error::NativeError;
+
+/// A model's tokenizer, set to truncate at the model's limit and never pad.
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    max_tokens: usize,
+    vocab: usize,
+}
+
+impl TextTokenizer {
+    /// Load `tokenizer.json`, truncating to `max_tokens` (special tokens included).
+    pub fn load(path: &Path, max_tokens: usize, vocab: usize) -> Result<Self, NativeError> {
+        let mut inner = Tokenizer::from_file(path)
+            .map_err(|e| NativeError::file(path, format!("not a valid tokenizer: {e}")))?;
+        inner.with_padding(None);
+        inner
+            .with_truncation(Some(TruncationParams {
+                max_length: max_tokens,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                direction: TruncationDirection::Right,
+            }))
+            .map_err(|e| {
+                NativeError::file(path, format!("cannot truncate at {max_tokens} tokens: {e}"))
+            })?;
+        let largest = inner.get_vocab(true).values().copied().max().unwrap_or(0) as usize;
+        if largest >= vocab {
+            return Err(NativeError::file(
+                path,
+                format!("the tokenizer has ids up to {largest} but the model's vocabulary has {vocab} rows"),
+            ));
+        }
+        Ok(Self {
+            inner,
+            max_tokens,
+            vocab,
+        })
+    }
+
+    /// Token ids of one text, special tokens included, truncated.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, NativeError> {
+        self.inner
+            .encode(text, true)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| NativeError::Tokenizer(e.to_string()))
+    }
+
+    /// Check caller-supplied ids against the vocabulary and truncate them to the limit.
+    pub fn check_ids(&self, inputs: &[Vec<u32>]) -> Result<Vec<Vec<u32>>, NativeError> {
+        inputs
+            .iter()
+            .enumerate()
+            .map(|(input, ids)| {
+                if let Some((position, &id)) = ids
+                    .iter()
+                    .enumerate()
+                    .find(|(_, id)| **id as usize >= self.vocab)
+                {
+                    return Err(NativeError::TokenOutOfRange {
+                        input,
+                        position,
+                        id,
+                        vocab: self.vocab,
+                    });
+                }
+                Ok(ids[..ids.len().min(self.max_tokens)].to_vec())
+            })
+            .collect()
+    }
+
+    /// The most tokens of one input.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+}

@@ -1,0 +1,82 @@
+//! Parity with sentence-transformers: every golden vector (shared/golden) is reproduced with
+//! cosine >= 0.9999, for both shipped models, one text at a time and in one batch.
+
+use std::path::PathBuf;
+
+use embedd_core::vector::cosine;
+use embedd_native::NativeModel;
+
+struct Golden {
+    text: String,
+    embedding: Vec<f32>,
+}
+
+fn golden(file: &str) -> Vec<Golden> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/golden")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            Golden {
+                text: v["text"].as_str().unwrap().to_owned(),
+                embedding: v["embedding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn model_dir(hub_id: &str) -> PathBuf {
+    let root = std::env::var("EMBEDD_MODEL_DIR")
+        .expect("EMBEDD_MODEL_DIR (scripts/test.sh sets it and fetches the models)");
+    PathBuf::from(root).join(hub_id.replace('/', "--"))
+}
+
+fn check(hub_id: &str, file: &str) {
+    let model = NativeModel::load("m", hub_id, &model_dir(hub_id), 2).unwrap();
+    let cases = golden(file);
+    assert_eq!(cases.len(), 64);
+    let texts: Vec<String> = cases.iter().map(|c| c.text.clone()).collect();
+    let batched = model.embed_texts_blocking(&texts).unwrap();
+    let mut worst = (1.0f64, String::new());
+    for (case, batch_vector) in cases.iter().zip(&batched.vectors) {
+        let alone = model
+            .embed_texts_blocking(std::slice::from_ref(&case.text))
+            .unwrap();
+        for vector in [&alone.vectors[0], batch_vector] {
+            let c = cosine(vector, &case.embedding);
+            if c < worst.0 {
+                worst = (c, case.text.chars().take(40).collect());
+            }
+        }
+    }
+    eprintln!("{hub_id}: worst cosine {:.7} on {:?}", worst.0, worst.1);
+    assert!(
+        worst.0 >= 0.9999,
+        "{hub_id}: worst cosine {} on {:?}",
+        worst.0,
+        worst.1
+    );
+}
+
+#[test]
+fn all_minilm_l6_v2_matches_sentence_transformers() {
+    check(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "all-MiniLM-L6-v2.jsonl",
+    );
+}
+
+#[test]
+fn all_mpnet_base_v2_matches_sentence_transformers() {
+    check(
+        "sentence-transformers/all-mpnet-base-v2",
+        "all-mpnet-base-v2.jsonl",
+    );
+}
