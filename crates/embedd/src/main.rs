@@ -4,7 +4,7 @@
 //!
 //! - [`cli`]: the command line (clap); every flag also reads an `EMBEDD_*` variable.
 //! - [`setup`]: loading the configuration and building the registry, shared by every command.
-//! - [`commands`]: one module per subcommand (`serve`, `embed`, `models`, `bench`).
+//! - [`commands`]: one module per subcommand (`serve`, `embed`, `models`, `bench`, `fetch`, `eval`).
 
 mod cli;
 mod commands;
@@ -26,6 +26,8 @@ fn main() -> anyhow::Result<()> {
             Command::Embed(args) => commands::embed::run(args).await,
             Command::Models(args) => commands::models::run(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
+            Command::Fetch(args) => commands::fetch::run(args).await,
+            Command::Eval(cli::EvalCommand::Sts(args)) => commands::eval::sts(args).await,
         }
     })
 }
@@ -39,5 +41,6 @@ fn init_logging(serving: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

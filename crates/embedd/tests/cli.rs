@@ -26,7 +26,10 @@ fn embed_prints_one_json_object_per_text() {
         .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["index"], 1);
-    assert_eq!(lines[0]["model"], "local-hash");
+    assert_eq!(
+        lines[0]["model"], "all-minilm-l6-v2",
+        "the built-in default is the native model"
+    );
     assert_eq!(lines[0]["embedding"].as_array().unwrap().len(), 384);
 }
 
@@ -128,7 +131,7 @@ fn bench_reports_json() {
 fn help_teaches_every_command() {
     let (ok, stdout, _) = run(&["--help"]);
     assert!(ok);
-    for command in ["serve", "embed", "models", "bench"] {
+    for command in ["serve", "embed", "models", "bench", "fetch", "eval"] {
         assert!(stdout.contains(command), "{stdout}");
     }
     let (_, serve_help, _) = run(&["serve", "--help"]);

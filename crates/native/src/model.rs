@@ -35,13 +35,24 @@ pub struct NativeModel {
 
 impl NativeModel {
     /// Load the model in `dir` under registry name `name`, computing on `threads` threads.
+    /// `max_tokens` lowers the model's own input limit; it cannot raise it.
     pub fn load(
         name: &str,
         model_id: &str,
         dir: &Path,
+        max_tokens: Option<usize>,
         threads: usize,
     ) -> Result<Self, NativeError> {
-        let layout = ModelLayout::read(dir)?;
+        let mut layout = ModelLayout::read(dir)?;
+        if let Some(limit) = max_tokens {
+            if limit > layout.max_seq_length || limit < 2 {
+                return Err(NativeError::Unsupported(format!(
+                    "max_tokens {limit} is out of range: this model reads 2 to {} tokens",
+                    layout.max_seq_length
+                )));
+            }
+            layout.max_seq_length = limit;
+        }
         let weights = Weights::open(&layout.transformer_dir.join("model.safetensors"))?;
         let encoder = Encoder::load(&weights, layout.encoder.clone())?;
         let tokenizer = TextTokenizer::load(
@@ -66,7 +77,7 @@ impl NativeModel {
                 model_id: model_id.to_owned(),
                 dimensions: layout.encoder.hidden,
                 max_tokens: layout.max_seq_length,
-                space: model_id.to_lowercase(),
+                space: embedd_core::config::space_of(model_id),
             },
             engine: Arc::new(Engine {
                 tokenizer,

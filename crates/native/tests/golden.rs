@@ -39,7 +39,7 @@ fn model_dir(hub_id: &str) -> PathBuf {
 }
 
 fn check(hub_id: &str, file: &str) {
-    let model = NativeModel::load("m", hub_id, &model_dir(hub_id), 2).unwrap();
+    let model = NativeModel::load("m", hub_id, &model_dir(hub_id), None, 2).unwrap();
     let cases = golden(file);
     assert_eq!(cases.len(), 64);
     let texts: Vec<String> = cases.iter().map(|c| c.text.clone()).collect();

@@ -16,6 +16,8 @@ impl ModelFactory for ProviderFactory {
     async fn build(&self, config: &ModelConfig) -> Result<Arc<dyn EmbeddingModel>, EmbedError> {
         match config.provider {
             ProviderKind::Local => Ok(Arc::new(HashModel::from_config(config)?)),
+            #[cfg(feature = "native")]
+            ProviderKind::Native => crate::native::build(config).await,
             other => Err(EmbedError::Unavailable {
                 model: config.name.clone(),
                 reason: format!("the {other} provider is not part of this build of embedd yet"),

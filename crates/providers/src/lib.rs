@@ -3,6 +3,7 @@
 //! # Layout
 //!
 //! - [`local`]: the `local` (alias `hash`) provider, the seed's deterministic hash fallback.
+//! - [`native`] (feature `native`, on by default): in-process models, fetched on first use.
 //! - [`factory`]: [`ProviderFactory`], which the registry calls to build a model from its config.
 //!
 //! [`ModelConfig`]: embedd_core::ModelConfig
@@ -11,6 +12,8 @@
 
 pub mod factory;
 pub mod local;
+#[cfg(feature = "native")]
+pub mod native;
 
 pub use factory::ProviderFactory;
 pub use local::HashModel;

@@ -53,7 +53,9 @@ fn the_shipped_config_and_the_builtin_load() {
         Config::from_yaml(include_str!("../../../../configs/embeddings.yaml"), &env).unwrap();
     assert_eq!(shipped.embeddings.default_model, "local-hash");
     let builtin = Config::builtin().unwrap();
-    assert_eq!(builtin.embeddings.models[0].provider, ProviderKind::Local);
+    assert_eq!(builtin.embeddings.default_model, "all-minilm-l6-v2");
+    assert_eq!(builtin.embeddings.models[0].provider, ProviderKind::Native);
+    assert_eq!(builtin.embeddings.models[2].provider, ProviderKind::Local);
     assert_eq!(builtin.server.max_inputs, 2048);
     assert_eq!(builtin.server.body_limit, ByteSize(2 * 1024 * 1024));
 }

@@ -153,7 +153,8 @@ impl ModelConfig {
         })
     }
 
-    /// The vector space: the explicit `space`, else one derived from what determines the vectors.
+    /// The vector space: the explicit `space`, else one derived from what determines the vectors:
+    /// for the hash model its width, for others the model id's last segment, lower-cased.
     pub fn effective_space(&self) -> String {
         if let Some(space) = &self.space {
             return space.clone();
@@ -164,9 +165,19 @@ impl ModelConfig {
                 self.effective_dimensions()
                     .unwrap_or(catalog::LOCAL_DEFAULT_DIMENSIONS)
             ),
-            (_, Some(id)) => id.to_lowercase(),
+            // The id's last segment, so `bge-m3` on Ollama and `BAAI/bge-m3` native share a space.
+            (_, Some(id)) => space_of(id),
         }
     }
+}
+
+/// The default vector space of a model id: its last path segment, lower-cased.
+pub fn space_of(model_id: &str) -> String {
+    model_id
+        .rsplit('/')
+        .next()
+        .unwrap_or(model_id)
+        .to_lowercase()
 }
 
 /// The `server:` section; every value can also come from a command-line flag.

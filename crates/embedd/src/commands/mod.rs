@@ -2,5 +2,7 @@
 
 pub mod bench;
 pub mod embed;
+pub mod eval;
+pub mod fetch;
 pub mod models;
 pub mod serve;

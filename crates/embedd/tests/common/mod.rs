@@ -88,3 +88,48 @@ pub fn python_with(packages: &[&str]) -> PathBuf {
     assert!(installed.success(), "pip could not install {packages:?}");
     python
 }
+
+/// The installed directory of a catalog model, fetched first if need be (`EMBEDD_MODEL_DIR`).
+pub fn installed_model(name: &str) -> PathBuf {
+    embedd_fetch::Fetcher::from_env()
+        .fetch(name)
+        .unwrap_or_else(|e| panic!("cannot fetch {name}: {e}"))
+}
+
+/// A fresh empty directory under the target's temporary directory.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("make a scratch directory");
+    dir
+}
+
+/// Copy a directory tree.
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy");
+        }
+    }
+}
+
+/// Run `embedd` with `args` and extra environment; (success, stdout, stderr).
+pub fn run_with_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> (bool, String, String) {
+    let mut command = embedd();
+    command.args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("run embedd");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

@@ -140,15 +140,16 @@ impl EncoderConfig {
     pub fn from_json(text: &str) -> Result<Self, String> {
         let raw: RawConfig =
             serde_json::from_str(text).map_err(|e| format!("not a model config: {e}"))?;
-        let architecture =
-            match raw.model_type.as_str() {
-                "bert" => Architecture::Bert,
-                "roberta" | "xlm-roberta" => Architecture::Roberta,
-                "mpnet" => Architecture::MpNet,
-                other => return Err(format!(
+        let architecture = match raw.model_type.as_str() {
+            "bert" => Architecture::Bert,
+            "roberta" | "xlm-roberta" => Architecture::Roberta,
+            "mpnet" => Architecture::MpNet,
+            other => {
+                return Err(format!(
                     "model_type `{other}` is not supported (bert, roberta, xlm-roberta, mpnet are)"
-                )),
-            };
+                ))
+            }
+        };
         if raw.hidden_act != "gelu" {
             return Err(format!(
                 "hidden_act `{}` is not supported (gelu is)",

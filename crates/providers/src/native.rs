@@ -1,0 +1,47 @@
+//! The `native` provider: fetch the model's files if they are absent, then load them in-process.
+
+use std::sync::Arc;
+
+use embedd_core::config::ConfigError;
+use embedd_core::{EmbedError, EmbeddingModel, ModelConfig};
+use embedd_fetch::Fetcher;
+use embedd_native::NativeModel;
+
+/// Build the native model `config` describes: `model_id` is a catalog name, a hub id, or a path
+/// to a sentence-transformers directory.
+pub async fn build(config: &ModelConfig) -> Result<Arc<dyn EmbeddingModel>, EmbedError> {
+    let name = config.name.clone();
+    let model_id = config.model_id.clone().unwrap_or_else(|| name.clone());
+    let max_tokens = config.max_tokens;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let unavailable = |reason: String| EmbedError::Unavailable {
+        model: config.name.clone(),
+        reason,
+    };
+    let (task_name, task_id) = (name.clone(), model_id.clone());
+    let model = tokio::task::spawn_blocking(move || -> Result<NativeModel, EmbedError> {
+        let fetcher = Fetcher::from_env();
+        let dir = fetcher
+            .fetch(&task_id)
+            .map_err(|e| EmbedError::Unavailable {
+                model: task_name.clone(),
+                reason: e.to_string(),
+            })?;
+        let canonical = embedd_fetch::canonical_id(&task_id);
+        NativeModel::load(&task_name, &canonical, &dir, max_tokens, threads)
+            .map_err(|e| e.into_embed_error(&task_name))
+    })
+    .await
+    .map_err(|e| unavailable(format!("loading stopped: {e}")))??;
+    let model = model.with_space(config.effective_space());
+    if let Some(expected) = config.dimensions.filter(|d| *d != model.dimensions()) {
+        return Err(EmbedError::Config(ConfigError::Model {
+            model: name,
+            message: format!(
+                "the config says {expected} dimensions but the model makes {}",
+                model.dimensions()
+            ),
+        }));
+    }
+    Ok(Arc::new(model))
+}
