@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine with only the Rust toolchain, Python 3 and pip.
-# Makes a Python virtual environment for the client-library tests (the OpenAI SDK), runs the
+# Makes a Python virtual environment for the client-library tests (the OpenAI SDK) and the
+# reference implementation (sentence-transformers), runs the
 # format and lint checks, fetches the two native models, then runs every Rust test.
 # `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv=.venv-test
+# Outside the clone, so a fresh checkout on the same machine reuses it (torch is large).
+venv="${EMBEDD_TEST_VENV:-$HOME/.cache/embedd/test-venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
-export EMBEDD_TEST_PYTHON="$PWD/$venv/bin/python"
+export EMBEDD_TEST_PYTHON="$venv/bin/python"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

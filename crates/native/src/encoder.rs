@@ -210,12 +210,13 @@ impl Encoder {
                     seq.len()
                 )));
             }
-            for (i, &id) in seq.iter().enumerate() {
+            let mut non_padding = 0;
+            for &id in seq {
                 let id = id as usize;
                 let w = word.get(id * h..(id + 1) * h).ok_or_else(|| {
                     NativeError::Bug(format!("token id {id} reached the encoder"))
                 })?;
-                let p = (i + self.config.position_offset) * h;
+                let p = self.position_id(id, &mut non_padding) * h;
                 let p = &position[p..p + h];
                 match token_type {
                     Some(t) => x.extend(w.iter().zip(p).zip(t).map(|((a, b), c)| a + b + c)),
@@ -225,6 +226,24 @@ impl Encoder {
         }
         self.embedding_norm.apply(&mut x, self.config.eps);
         Ok(x)
+    }
+
+    /// The position id of the next token, as transformers computes it: BERT counts from 0;
+    /// RoBERTa and MPNet count only non-padding tokens from `padding id + 1`, and a padding token
+    /// (even one written in the text) sits at the padding id itself.
+    fn position_id(&self, id: usize, non_padding: &mut usize) -> usize {
+        let offset = self.config.position_offset;
+        if offset == 0 {
+            *non_padding += 1;
+            return *non_padding - 1;
+        }
+        let padding_id = offset - 1;
+        if id == padding_id {
+            padding_id
+        } else {
+            *non_padding += 1;
+            padding_id + *non_padding
+        }
     }
 
     /// Multi-head self-attention of the `len` tokens starting at row `offset`, into `s.context`.

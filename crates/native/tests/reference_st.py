@@ -1,0 +1,18 @@
+"""Reference vectors from Python sentence-transformers, for parity tests at test time.
+
+usage: reference_st.py MODEL_DIR < texts.json > vectors.json
+Each text is encoded alone (no padding), normalize_embeddings as the model's modules say.
+"""
+import json
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from sentence_transformers import SentenceTransformer  # noqa: E402
+
+model = SentenceTransformer(sys.argv[1], device="cpu")
+texts = json.load(sys.stdin)
+vectors = [model.encode([t], batch_size=1)[0].tolist() for t in texts]
+json.dump(vectors, sys.stdout)
