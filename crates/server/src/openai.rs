@@ -113,11 +113,13 @@ pub async fn embeddings(
     };
     let encoded = state.embed(Some(&name), &input, policy).await?;
     let format = request.encoding_format.unwrap_or_default();
-    let produced = encoded.model.dimensions();
+    if let Some(d) = dimensions {
+        // A fallback model may be narrower than the one asked for.
+        check_dimensions(d as u64, Some(encoded.model.dimensions()))?;
+    }
     let mut data = Vec::with_capacity(encoded.embeddings.vectors.len());
     for (index, mut vector) in encoded.embeddings.vectors.into_iter().enumerate() {
         if let Some(d) = dimensions {
-            check_dimensions(d as u64, Some(produced))?;
             truncate_normalized(&mut vector, d);
         }
         let embedding = match format {
