@@ -30,5 +30,5 @@ pub mod vector;
 pub use config::{Config, ModelConfig, ProviderKind};
 pub use error::{EmbedError, Fault};
 pub use fallback::{Encoded, FallbackPolicy, Inputs};
-pub use model::{EmbeddingModel, Embeddings, ModelInfo};
+pub use model::{EmbeddingModel, Embeddings, ModelInfo, Token};
 pub use registry::{ModelFactory, Registry};

@@ -31,6 +31,21 @@ pub struct Embeddings {
     pub prompt_tokens: usize,
 }
 
+/// One token of a text, as the model's tokenizer cut it (TEI's `/tokenize` shape).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The id in the model's vocabulary.
+    pub id: u32,
+    /// The token's text.
+    pub text: String,
+    /// Whether the tokenizer added it (`[CLS]`, `</s>`), rather than cutting it from the text.
+    pub special: bool,
+    /// Byte offset in the text where it starts (0 for added tokens).
+    pub start: usize,
+    /// Byte offset where it ends.
+    pub stop: usize,
+}
+
 /// An embedding model: something that turns texts into vectors of one fixed length.
 ///
 /// Implementations must be cheap to share (`Arc<dyn EmbeddingModel>`) and safe to call from many
@@ -52,6 +67,31 @@ pub trait EmbeddingModel: Send + Sync {
             model: self.name().to_owned(),
             what: "has no tokenizer, so it cannot take token ids; send text instead".to_owned(),
         })
+    }
+
+    /// Cut texts into tokens, without truncation, so callers can see and count them.
+    ///
+    /// Only models with a tokenizer can; the default refuses, which is the caller's fault.
+    async fn tokenize(
+        &self,
+        texts: &[String],
+        add_special_tokens: bool,
+    ) -> Result<Vec<Vec<Token>>, EmbedError> {
+        let _ = (texts, add_special_tokens);
+        Err(EmbedError::Unsupported {
+            model: self.name().to_owned(),
+            what: "has no tokenizer to show".to_owned(),
+        })
+    }
+
+    /// How many tokens each text has before truncation (what [`ModelInfo::max_tokens`] limits).
+    async fn count_tokens(&self, texts: &[String]) -> Result<Vec<usize>, EmbedError> {
+        Ok(self
+            .tokenize(texts, true)
+            .await?
+            .iter()
+            .map(Vec::len)
+            .collect())
     }
 
     /// Embed one text.

@@ -116,8 +116,8 @@ impl Registry {
 
     /// The registry name a caller's model name refers to.
     ///
-    /// Matches, in order: the exact name; the name ignoring case; the provider's model id or its
-    /// last path segment, ignoring case (so `sentence-transformers/all-MiniLM-L6-v2`,
+    /// Matches, in order: the exact name; the name ignoring case; a configured alias, the
+    /// provider's model id or its last path segment, ignoring case (so `sentence-transformers/all-MiniLM-L6-v2`,
     /// `all-MiniLM-L6-v2` and `all-minilm-l6-v2` all find the same model).
     pub fn resolve(&self, requested: &str) -> Result<String, EmbedError> {
         let slots = self.read_slots()?;
@@ -133,10 +133,12 @@ impl Registry {
             })
             .or_else(|| {
                 slots.iter().find(|s| {
-                    let id = s.config.as_ref().and_then(|c| c.model_id.as_deref());
-                    id.is_some_and(|id| {
-                        id.eq_ignore_ascii_case(requested)
-                            || wanted.iter().any(|w| last(id).eq_ignore_ascii_case(w))
+                    s.config.as_ref().is_some_and(|c| {
+                        c.aliases.iter().any(|a| a.eq_ignore_ascii_case(requested))
+                            || c.model_id.as_deref().is_some_and(|id| {
+                                id.eq_ignore_ascii_case(requested)
+                                    || wanted.iter().any(|w| last(id).eq_ignore_ascii_case(w))
+                            })
                     })
                 })
             });

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use embedd_core::vector::normalize;
-use embedd_core::{EmbedError, EmbeddingModel, Embeddings, ModelInfo, ProviderKind};
+use embedd_core::{EmbedError, EmbeddingModel, Embeddings, ModelInfo, ProviderKind, Token};
 use rayon::prelude::*;
 
 use crate::encoder::Encoder;
@@ -200,6 +200,29 @@ impl EmbeddingModel for NativeModel {
             .check_ids(inputs)
             .map_err(|e| e.into_embed_error(&self.info.name))?;
         self.run(ids, |engine, ids| engine.embed_ids(&ids)).await
+    }
+
+    async fn tokenize(
+        &self,
+        texts: &[String],
+        add_special_tokens: bool,
+    ) -> Result<Vec<Vec<Token>>, EmbedError> {
+        let engine = self.engine.clone();
+        let texts = texts.to_vec();
+        tokio::task::spawn_blocking(move || {
+            texts
+                .iter()
+                .map(|t| engine.tokenizer.tokens(t, add_special_tokens))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| {
+            EmbedError::Bug(format!(
+                "model `{}`: tokenizer worker failed: {e}",
+                self.info.name
+            ))
+        })?
+        .map_err(|e| e.into_embed_error(&self.info.name))
     }
 
     async fn health(&self) -> Result<(), EmbedError> {

@@ -4,11 +4,15 @@ use std::path::Path;
 
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
+use embedd_core::Token;
+
 use crate::error::NativeError;
 
 /// A model's tokenizer, set to truncate at the model's limit and never pad.
 pub struct TextTokenizer {
     inner: Tokenizer,
+    /// The same tokenizer without truncation, to show and count whole inputs.
+    whole: Tokenizer,
     max_tokens: usize,
     vocab: usize,
 }
@@ -19,6 +23,10 @@ impl TextTokenizer {
         let mut inner = Tokenizer::from_file(path)
             .map_err(|e| NativeError::file(path, format!("not a valid tokenizer: {e}")))?;
         inner.with_padding(None);
+        let mut whole = inner.clone();
+        whole
+            .with_truncation(None)
+            .map_err(|e| NativeError::file(path, format!("cannot switch truncation off: {e}")))?;
         inner
             .with_truncation(Some(TruncationParams {
                 max_length: max_tokens,
@@ -38,6 +46,7 @@ impl TextTokenizer {
         }
         Ok(Self {
             inner,
+            whole,
             max_tokens,
             vocab,
         })
@@ -49,6 +58,28 @@ impl TextTokenizer {
             .encode(text, true)
             .map(|e| e.get_ids().to_vec())
             .map_err(|e| NativeError::Tokenizer(e.to_string()))
+    }
+
+    /// Every token of one text, untruncated, with its offsets.
+    pub fn tokens(&self, text: &str, add_special_tokens: bool) -> Result<Vec<Token>, NativeError> {
+        let encoding = self
+            .whole
+            .encode(text, add_special_tokens)
+            .map_err(|e| NativeError::Tokenizer(e.to_string()))?;
+        Ok(encoding
+            .get_ids()
+            .iter()
+            .zip(encoding.get_tokens())
+            .zip(encoding.get_special_tokens_mask())
+            .zip(encoding.get_offsets())
+            .map(|(((&id, text), &special), &(start, stop))| Token {
+                id,
+                text: text.clone(),
+                special: special == 1,
+                start,
+                stop,
+            })
+            .collect())
     }
 
     /// Check caller-supplied ids against the vocabulary and truncate them to the limit.

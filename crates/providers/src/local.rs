@@ -125,6 +125,17 @@ impl EmbeddingModel for HashModel {
             .map_err(|e| EmbedError::Bug(format!("hash model worker failed: {e}")))
     }
 
+    async fn count_tokens(&self, texts: &[String]) -> Result<Vec<usize>, EmbedError> {
+        Ok(texts
+            .iter()
+            .map(|text| {
+                let mut words = 0;
+                for_each_word(text, |_| words += 1);
+                words
+            })
+            .collect())
+    }
+
     async fn health(&self) -> Result<(), EmbedError> {
         Ok(())
     }

@@ -3,21 +3,33 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
+use std::marker::PhantomData;
+
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// A JSON body parsed into `T`; malformed JSON, wrong types and oversized bodies become [`ApiError`]s
-/// naming the offending field.
-pub struct JsonBody<T>(pub T);
+/// A JSON body parsed into `T`; malformed JSON, wrong types and oversized bodies become errors
+/// naming the offending field, in the dialect's error shape `E` (OpenAI's by default).
+pub struct JsonBody<T, E = ApiError>(pub T, pub PhantomData<E>);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
+impl<S, T, E> FromRequest<S> for JsonBody<T, E>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+    E: From<ApiError> + IntoResponse,
+{
+    type Rejection = E;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
-        parse(&bytes).map(JsonBody)
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| E::from(body_error(r)))?;
+        parse(&bytes)
+            .map(|v| JsonBody(v, PhantomData))
+            .map_err(E::from)
     }
 }
 

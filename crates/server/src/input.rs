@@ -116,6 +116,34 @@ impl EmbedInput {
     }
 }
 
+/// A requested `dimensions`, checked against the model's width when known.
+pub fn check_dimensions(requested: u64, model: Option<usize>) -> Result<usize, ApiError> {
+    let max = model.unwrap_or(embedd_core::catalog::MAX_DIMENSIONS);
+    match usize::try_from(requested) {
+        Ok(d) if (1..=max).contains(&d) => Ok(d),
+        _ => Err(ApiError::invalid(
+            "dimensions",
+            format!("`dimensions` is {requested}; this model takes 1 to {max}"),
+        )),
+    }
+}
+
+/// Shorten every vector to `dims` and re-normalise (Matryoshka), after checking that the model
+/// that answered (perhaps a fallback) is that wide.
+pub fn shorten(
+    vectors: &mut [Vec<f32>],
+    dims: Option<usize>,
+    produced: usize,
+) -> Result<(), ApiError> {
+    if let Some(d) = dims {
+        check_dimensions(d as u64, Some(produced))?;
+        for vector in vectors {
+            embedd_core::vector::truncate_normalized(vector, d);
+        }
+    }
+    Ok(())
+}
+
 fn token_ids(items: &[Value], field: &str) -> Result<Vec<u32>, ApiError> {
     items
         .iter()

@@ -10,6 +10,9 @@
 //! - [`input`]: the OpenAI `input` field (text, texts, token ids) and the request limits.
 //! - [`openai`]: `POST /v1/embeddings`, `GET /v1/models`.
 //! - [`seed`]: the seed's `POST /v1/embeddings/generate`.
+//! - [`ollama`]: Ollama's `POST /api/embed`, `POST /api/embeddings`, `GET /api/tags`.
+//! - [`tei`]: text-embeddings-inference's `POST /embed`, `POST /tokenize`, `GET /info`.
+//! - [`st_service`]: the seed's sentence-transformers service, `POST /encode`.
 //! - [`ops`]: `GET /health`, `GET /ready`.
 //! - [`request_log`]: a request id and one log line per request, never with input text.
 #![deny(missing_docs)]
@@ -17,11 +20,14 @@
 pub mod body;
 pub mod error;
 pub mod input;
+pub mod ollama;
 pub mod openai;
 pub mod ops;
 pub mod request_log;
 pub mod seed;
+pub mod st_service;
 pub mod state;
+pub mod tei;
 
 use std::future::Future;
 
@@ -41,6 +47,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(openai::list_models))
         .route("/v1/models/{*model}", get(openai::get_model))
         .route("/v1/embeddings/generate", post(seed::generate))
+        .route("/api/embed", post(ollama::embed))
+        .route("/api/embeddings", post(ollama::embeddings))
+        .route("/api/tags", get(ollama::tags))
+        .route("/api/version", get(ollama::version))
+        .route("/embed", post(tei::embed))
+        .route("/tokenize", post(tei::tokenize))
+        .route("/info", get(tei::info))
+        .route("/encode", post(st_service::encode))
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .fallback(ops::not_found)

@@ -6,14 +6,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use embedd_core::registry::ModelListing;
-use embedd_core::vector::truncate_normalized;
 use embedd_core::FallbackPolicy;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::body::JsonBody;
 use crate::error::ApiError;
-use crate::input::EmbedInput;
+use crate::input::{check_dimensions, shorten, EmbedInput};
 use crate::state::AppState;
 
 /// The header naming the model that produced the vectors, on every embedding response.
@@ -94,7 +93,7 @@ impl Usage {
 /// `POST /v1/embeddings`.
 pub async fn embeddings(
     State(state): State<AppState>,
-    JsonBody(request): JsonBody<EmbeddingsRequest>,
+    JsonBody(request, _): JsonBody<EmbeddingsRequest>,
 ) -> Result<Response, ApiError> {
     let input = EmbedInput::from_openai(request.input, "input")?;
     input.check("input", state.limits.max_inputs)?;
@@ -102,26 +101,23 @@ pub async fn embeddings(
     let name = state
         .registry
         .resolve(requested.unwrap_or(state.registry.default_name()))?;
-    let known = state.dimensions_of(&name);
     let dimensions = match request.dimensions {
-        Some(d) => Some(check_dimensions(d, known)?),
+        Some(d) => Some(check_dimensions(d, state.dimensions_of(&name))?),
         None => None,
     };
     let policy = FallbackPolicy {
         use_chain: true,
         cross_space: false,
     };
-    let encoded = state.embed(Some(&name), &input, policy).await?;
+    let mut encoded = state.embed(Some(&name), &input, policy).await?;
     let format = request.encoding_format.unwrap_or_default();
-    if let Some(d) = dimensions {
-        // A fallback model may be narrower than the one asked for.
-        check_dimensions(d as u64, Some(encoded.model.dimensions()))?;
-    }
+    shorten(
+        &mut encoded.embeddings.vectors,
+        dimensions,
+        encoded.model.dimensions(),
+    )?;
     let mut data = Vec::with_capacity(encoded.embeddings.vectors.len());
-    for (index, mut vector) in encoded.embeddings.vectors.into_iter().enumerate() {
-        if let Some(d) = dimensions {
-            truncate_normalized(&mut vector, d);
-        }
+    for (index, vector) in encoded.embeddings.vectors.into_iter().enumerate() {
         let embedding = match format {
             EncodingFormat::Float => Vector::Float(vector),
             EncodingFormat::Base64 => Vector::Base64(to_base64(&vector)),
@@ -142,18 +138,6 @@ pub async fn embeddings(
         Json(body).into_response(),
         encoded.model.name(),
     ))
-}
-
-/// Validate a requested vector length against the model's, when known.
-fn check_dimensions(requested: u64, model: Option<usize>) -> Result<usize, ApiError> {
-    let max = model.unwrap_or(embedd_core::catalog::MAX_DIMENSIONS);
-    match usize::try_from(requested) {
-        Ok(d) if (1..=max).contains(&d) => Ok(d),
-        _ => Err(ApiError::invalid(
-            "dimensions",
-            format!("`dimensions` is {requested}; this model takes 1 to {max}"),
-        )),
-    }
 }
 
 /// Little-endian `f32` bytes in standard base64, as OpenAI encodes vectors.

@@ -45,7 +45,7 @@ struct GenerateResponse<'a> {
 /// `POST /v1/embeddings/generate`.
 pub async fn generate(
     State(state): State<AppState>,
-    JsonBody(request): JsonBody<GenerateRequest>,
+    JsonBody(request, _): JsonBody<GenerateRequest>,
 ) -> Result<Response, ApiError> {
     let single = request.text.is_some();
     let texts = match (request.text, request.texts) {

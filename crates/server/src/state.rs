@@ -64,6 +64,29 @@ impl AppState {
         Ok(encoded)
     }
 
+    /// Refuse texts longer than model `name` reads, for callers who asked not to truncate.
+    pub async fn refuse_overlong(
+        &self,
+        name: &str,
+        field: &str,
+        texts: &[String],
+    ) -> Result<(), ApiError> {
+        let model = self.registry.get_or_create(name).await?;
+        let counts = model.count_tokens(texts).await?;
+        let max = model.max_tokens();
+        match counts.iter().position(|n| *n > max) {
+            Some(i) => {
+                let mut error = ApiError::invalid(
+                    format!("{field}[{i}]"),
+                    format!("`{field}[{i}]` has {} tokens, more than the {max} model `{name}` reads; shorten it or allow truncation", counts[i]),
+                );
+                error.code = "input_too_long";
+                Err(error)
+            }
+            None => Ok(()),
+        }
+    }
+
     /// The vector length of the model `name` resolves to, when known without building it.
     pub fn dimensions_of(&self, name: &str) -> Option<usize> {
         let canonical = self.registry.resolve(name).ok()?;

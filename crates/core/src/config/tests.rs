@@ -174,3 +174,9 @@ fn missing_variables_are_reported_by_key() {
     assert_eq!(found[0].key, "embeddings.models.a.base_url");
     assert!(found[0].message.contains("NOT_SET_ANYWHERE"));
 }
+
+#[test]
+fn an_alias_may_not_shadow_a_model() {
+    let found = issues("embeddings:\n  default_model: a\n  models:\n    a: {provider: local}\n    b: {provider: local, aliases: [A]}\n");
+    assert_eq!(found[0].key, "embeddings.models.b.aliases");
+}

@@ -137,6 +137,9 @@ pub struct ModelConfig {
     /// The vector space; models sharing one are interchangeable in a fallback chain.
     #[serde(default)]
     pub space: Option<String>,
+    /// Other names requests may use for this model (Ollama's `all-minilm`, say).
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 impl ModelConfig {

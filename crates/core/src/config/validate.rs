@@ -35,6 +35,16 @@ pub(super) fn validate(config: &Config) -> Vec<ConfigIssue> {
         }
     }
     for model in &e.models {
+        for alias in model
+            .aliases
+            .iter()
+            .filter(|a| names.iter().any(|n| n.eq_ignore_ascii_case(a)))
+        {
+            push(
+                format!("embeddings.models.{}.aliases", model.name),
+                format!("`{alias}` is already the name of a model"),
+            );
+        }
         for (key, message) in check_model(model) {
             push(format!("embeddings.models.{}.{key}", model.name), message);
         }

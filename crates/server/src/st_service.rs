@@ -1,0 +1,75 @@
+//! The seed's sentence-transformers service dialect: `POST /encode` `{"texts"}` → `{"embeddings"}`.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use embedd_core::{EmbedError, FallbackPolicy};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::body::JsonBody;
+use crate::error::ApiError;
+use crate::input::EmbedInput;
+use crate::openai::with_model_header;
+use crate::state::AppState;
+
+/// An error in the service's shape: the status, and `{"error": message}`.
+#[derive(Debug)]
+pub struct ServiceError(pub ApiError);
+
+impl From<ApiError> for ServiceError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<EmbedError> for ServiceError {
+    fn from(e: EmbedError) -> Self {
+        Self(ApiError::from(e))
+    }
+}
+
+impl IntoResponse for ServiceError {
+    fn into_response(self) -> Response {
+        (self.0.status, Json(json!({ "error": self.0.message }))).into_response()
+    }
+}
+
+/// The body of `POST /encode`.
+#[derive(Debug, Deserialize)]
+pub struct EncodeRequest {
+    /// The texts.
+    #[serde(default)]
+    pub texts: Option<Vec<String>>,
+    /// The model (an extension; the seed's service serves one).
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// `POST /encode`.
+pub async fn encode(
+    State(state): State<AppState>,
+    JsonBody(request, _): JsonBody<EncodeRequest, ServiceError>,
+) -> Result<Response, ServiceError> {
+    let texts = request
+        .texts
+        .ok_or_else(|| ApiError::invalid("texts", "`texts` (an array of strings) is required"))?;
+    let input = EmbedInput::Texts(texts);
+    input.check("texts", state.limits.max_inputs)?;
+    let policy = FallbackPolicy {
+        use_chain: true,
+        cross_space: false,
+    };
+    let encoded = state
+        .embed(
+            request.model.as_deref().filter(|m| !m.is_empty()),
+            &input,
+            policy,
+        )
+        .await?;
+    let body = json!({ "embeddings": encoded.embeddings.vectors });
+    Ok(with_model_header(
+        Json(body).into_response(),
+        encoded.model.name(),
+    ))
+}
