@@ -126,8 +126,35 @@ impl Registry {
         Ok(out)
     }
 
-    /// One attempt: build if need be, encode within the model's timeout, check the answer's shape.
+    /// One attempt through the model's circuit breaker: refused at once while it is open;
+    /// otherwise tried, and the outcome recorded.
     async fn encode_one(
+        &self,
+        name: &str,
+        inputs: Inputs<'_>,
+    ) -> Result<(Embeddings, Arc<dyn EmbeddingModel>), EmbedError> {
+        let slot = self.slot(name)?;
+        if let Err(open) = slot.breaker.allow() {
+            return Err(EmbedError::Unavailable {
+                model: name.to_owned(),
+                reason: format!(
+                    "skipped: {} consecutive failures opened its circuit; next try in {}s",
+                    open.failures,
+                    open.retry_in.as_secs()
+                ),
+            });
+        }
+        let result = self.try_encode(name, inputs).await;
+        match &result {
+            Ok(_) => slot.breaker.success(),
+            Err(e) if e.fault() == Fault::User => slot.breaker.neutral(),
+            Err(_) => slot.breaker.failure(&self.breaker_policy),
+        }
+        result
+    }
+
+    /// Build if need be, encode within the model's timeout, check the answer's shape.
+    async fn try_encode(
         &self,
         name: &str,
         inputs: Inputs<'_>,

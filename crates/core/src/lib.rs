@@ -10,6 +10,7 @@
 //! - [`registry`]: the [`Registry`] of configured models, built lazily and exactly once.
 //! - [`fallback`]: [`Registry::encode_with_fallback`], the walk down the fallback chain that never
 //!   mixes vector spaces silently.
+//! - [`circuit`]: the circuit breaker that lets the chain skip a model that keeps failing.
 //! - [`config`]: the YAML configuration (the seed's format), `${VAR}` interpolation, the built-in
 //!   default, and start-up validation.
 //! - [`catalog`]: facts about well-known hosted models (dimensions, limits, prices).
@@ -20,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod catalog;
+pub mod circuit;
 pub mod config;
 pub mod error;
 pub mod fallback;

@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
+use crate::circuit::{Breaker, BreakerPolicy};
 use crate::config::{EmbeddingsConfig, ModelConfig, ProviderKind};
 use crate::error::EmbedError;
 use crate::model::EmbeddingModel;
@@ -24,6 +25,7 @@ pub(crate) struct Slot {
     pub(crate) config: Option<ModelConfig>,
     pub(crate) space: String,
     pub(crate) cell: OnceCell<Arc<dyn EmbeddingModel>>,
+    pub(crate) breaker: Breaker,
 }
 
 /// What `embedd models` and `/v1/models` show of one model, without building it.
@@ -62,6 +64,7 @@ pub struct Registry {
     default_model: String,
     pub(crate) fallback_chain: Vec<String>,
     pub(crate) allow_cross_space: bool,
+    pub(crate) breaker_policy: BreakerPolicy,
     factory: Arc<dyn ModelFactory>,
 }
 
@@ -77,6 +80,7 @@ impl Registry {
                     space: m.effective_space(),
                     config: Some(m.clone()),
                     cell: OnceCell::new(),
+                    breaker: Breaker::default(),
                 })
             })
             .collect();
@@ -85,6 +89,7 @@ impl Registry {
             default_model: config.default_model.clone(),
             fallback_chain: config.fallback_chain.clone(),
             allow_cross_space: config.allow_cross_space_fallback,
+            breaker_policy: config.circuit_breaker,
             factory,
         }
     }
@@ -110,6 +115,7 @@ impl Registry {
             config: None,
             space: info.space,
             cell: OnceCell::new_with(Some(model)),
+            breaker: Breaker::default(),
         }));
         Ok(())
     }

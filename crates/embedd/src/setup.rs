@@ -19,7 +19,7 @@ pub fn load_config(args: &ConfigArgs) -> anyhow::Result<Config> {
 /// A registry over `config`'s models with every provider this build has; `default_model`
 /// (any name form the registry resolves) replaces the config's default.
 pub fn registry(config: &Config, default_model: Option<&str>) -> anyhow::Result<Arc<Registry>> {
-    let registry = Registry::new(&config.embeddings, Arc::new(ProviderFactory));
+    let registry = Registry::new(&config.embeddings, Arc::new(ProviderFactory::default()));
     Ok(Arc::new(match default_model {
         Some(name) => registry.with_default(name)?,
         None => registry,

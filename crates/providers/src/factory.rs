@@ -1,21 +1,60 @@
 //! Builds models from their configuration: the one place that knows which provider is which type.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use embedd_core::{EmbedError, EmbeddingModel, ModelConfig, ModelFactory, ProviderKind};
 
 use crate::local::HashModel;
+use crate::remote::{self, RemoteApi, RemoteModel, Setup};
 
-/// The factory the registry uses to build models on first use.
-#[derive(Debug, Default, Clone)]
-pub struct ProviderFactory;
+/// The factory the registry uses to build models on first use. Remote models share one pooled
+/// HTTP client, made with the first of them.
+#[derive(Debug, Default)]
+pub struct ProviderFactory {
+    client: OnceLock<reqwest::Client>,
+}
+
+impl ProviderFactory {
+    fn client(&self) -> Result<reqwest::Client, EmbedError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| EmbedError::Bug(format!("cannot start the HTTP client: {e}")))?;
+        Ok(self.client.get_or_init(|| client).clone())
+    }
+
+    async fn remote<A: RemoteApi>(
+        &self,
+        config: &ModelConfig,
+        setup: Setup<A>,
+    ) -> Result<Arc<dyn EmbeddingModel>, EmbedError> {
+        let provider = config.provider.as_str();
+        Ok(Arc::new(
+            RemoteModel::build(config, self.client()?, provider, setup).await?,
+        ))
+    }
+}
 
 #[async_trait]
 impl ModelFactory for ProviderFactory {
     async fn build(&self, config: &ModelConfig) -> Result<Arc<dyn EmbeddingModel>, EmbedError> {
         match config.provider {
             ProviderKind::Local => Ok(Arc::new(HashModel::from_config(config)?)),
+            ProviderKind::OpenAi => self.remote(config, remote::openai::setup(config)).await,
+            ProviderKind::Ollama => self.remote(config, remote::ollama::setup(config)).await,
+            ProviderKind::SentenceTransformers => {
+                self.remote(config, remote::st_service::setup(config)).await
+            }
+            ProviderKind::HuggingFace => {
+                self.remote(config, remote::huggingface::setup(config))
+                    .await
+            }
             #[cfg(feature = "native")]
             ProviderKind::Native => crate::native::build(config).await,
             other => Err(EmbedError::Unavailable {
@@ -34,11 +73,11 @@ mod tests {
     #[tokio::test]
     async fn builds_the_hash_model_and_refuses_what_it_cannot_build() {
         let config = Config::from_yaml(
-            "embeddings:\n  default_model: h\n  models:\n    h: {provider: hash, dimensions: 64}\n    o: {provider: openai, model_id: text-embedding-3-small}\n",
+            "embeddings:\n  default_model: h\n  models:\n    h: {provider: hash, dimensions: 64}\n    o: {provider: openai, model_id: text-embedding-3-small, api_key_env: EMBEDD_TEST_UNSET_KEY}\n",
             &|_| None,
         )
         .unwrap();
-        let factory = ProviderFactory;
+        let factory = ProviderFactory::default();
         let hash = factory.build(&config.embeddings.models[0]).await.unwrap();
         assert_eq!((hash.name(), hash.dimensions()), ("h", 64));
         let err = factory
@@ -46,6 +85,9 @@ mod tests {
             .await
             .err()
             .unwrap();
-        assert!(err.to_string().contains("openai"), "{err}");
+        assert!(
+            err.to_string().contains("EMBEDD_TEST_UNSET_KEY"),
+            "names the variable to set: {err}"
+        );
     }
 }

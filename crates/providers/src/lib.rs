@@ -4,6 +4,8 @@
 //!
 //! - [`local`]: the `local` (alias `hash`) provider, the seed's deterministic hash fallback.
 //! - [`native`] (feature `native`, on by default): in-process models, fetched on first use.
+//! - [`remote`]: `openai`, `ollama`, `sentence-transformers`, `huggingface`, over one pooled HTTP
+//!   client with retries, backoff and `Retry-After`.
 //! - [`factory`]: [`ProviderFactory`], which the registry calls to build a model from its config.
 //!
 //! [`ModelConfig`]: embedd_core::ModelConfig
@@ -14,6 +16,7 @@ pub mod factory;
 pub mod local;
 #[cfg(feature = "native")]
 pub mod native;
+pub mod remote;
 
 pub use factory::ProviderFactory;
 pub use local::HashModel;

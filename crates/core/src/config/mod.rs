@@ -16,7 +16,7 @@
 
 mod interpolate;
 mod types;
-mod units;
+pub(crate) mod units;
 mod validate;
 
 use std::path::Path;

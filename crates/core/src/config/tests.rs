@@ -180,3 +180,30 @@ fn an_alias_may_not_shadow_a_model() {
     let found = issues("embeddings:\n  default_model: a\n  models:\n    a: {provider: local}\n    b: {provider: local, aliases: [A]}\n");
     assert_eq!(found[0].key, "embeddings.models.b.aliases");
 }
+
+#[test]
+fn every_provider_name_and_alias_parses() {
+    for (name, kind) in [
+        ("native", ProviderKind::Native),
+        ("onnx", ProviderKind::Onnx),
+        ("openai", ProviderKind::OpenAi),
+        ("ollama", ProviderKind::Ollama),
+        ("sentence-transformers", ProviderKind::SentenceTransformers),
+        ("sentence_transformers", ProviderKind::SentenceTransformers),
+        ("huggingface", ProviderKind::HuggingFace),
+        ("hf", ProviderKind::HuggingFace),
+        ("tei", ProviderKind::HuggingFace),
+        ("local", ProviderKind::Local),
+        ("hash", ProviderKind::Local),
+    ] {
+        let config = parse(&format!("embeddings:\n  default_model: a\n  models:\n    a: {{provider: {name}, model_id: m}}\n")).unwrap();
+        assert_eq!(config.embeddings.models[0].provider, kind, "{name}");
+        assert!(
+            name == "hash"
+                || name == "hf"
+                || name == "tei"
+                || name == "sentence_transformers"
+                || kind.as_str() == name
+        );
+    }
+}

@@ -37,6 +37,9 @@ pub struct EmbeddingsConfig {
     /// comparable with the ones the caller already stored.
     #[serde(default)]
     pub allow_cross_space_fallback: bool,
+    /// When a failing model is skipped, and for how long.
+    #[serde(default)]
+    pub circuit_breaker: crate::circuit::BreakerPolicy,
 }
 
 /// Which implementation runs a model. The set is closed: adding a provider means adding a variant.
@@ -56,7 +59,7 @@ pub enum ProviderKind {
     #[serde(alias = "sentence_transformers")]
     SentenceTransformers,
     /// The Hugging Face Inference API, an Inference Endpoint or a TEI server.
-    #[serde(alias = "hf", alias = "tei")]
+    #[serde(rename = "huggingface", alias = "hf", alias = "tei")]
     HuggingFace,
     /// The deterministic hash model: no weights, no network, always available.
     #[serde(alias = "hash")]

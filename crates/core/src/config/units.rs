@@ -78,6 +78,11 @@ pub fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>,
     }
 }
 
+/// Read a required duration written as `30s`, `1h 30m`, or a number of seconds.
+pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    opt_duration(d)?.ok_or_else(|| serde::de::Error::custom("a duration is required"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

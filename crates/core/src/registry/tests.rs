@@ -14,6 +14,7 @@ use crate::model::{Embeddings, ModelInfo};
 struct Fixed {
     info: ModelInfo,
     fail: Option<fn(&str) -> EmbedError>,
+    calls: Arc<AtomicUsize>,
 }
 
 #[async_trait]
@@ -22,6 +23,7 @@ impl EmbeddingModel for Fixed {
         &self.info
     }
     async fn encode(&self, texts: &[String]) -> Result<Embeddings, EmbedError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
         if let Some(fail) = self.fail {
             return Err(fail(&self.info.name));
         }
@@ -62,6 +64,7 @@ fn down(model: &str) -> EmbedError {
 #[derive(Default)]
 struct Factory {
     builds: AtomicUsize,
+    encodes: Arc<AtomicUsize>,
 }
 
 #[async_trait]
@@ -85,6 +88,7 @@ impl ModelFactory for Factory {
             fail: id
                 .starts_with("down")
                 .then_some(down as fn(&str) -> EmbedError),
+            calls: self.encodes.clone(),
         }))
     }
 }
@@ -288,6 +292,7 @@ async fn registered_models_are_listed_and_health_checked() {
             space: "extra".into(),
         },
         fail: None,
+        calls: Arc::default(),
     };
     registry.register(Arc::new(extra)).unwrap();
     assert!(registry.get("extra").is_ok());
@@ -299,6 +304,59 @@ async fn registered_models_are_listed_and_health_checked() {
     let dup = Fixed {
         info: registry.get("extra").unwrap().info().clone(),
         fail: None,
+        calls: Arc::default(),
     };
     assert!(registry.register(Arc::new(dup)).is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_is_skipped_without_a_call_then_probed() {
+    let config = Config::from_yaml(
+        &CONFIG.replace(
+            "  fallback_chain:",
+            "  circuit_breaker: {failure_threshold: 2, cooldown: 30s}\n  fallback_chain:",
+        ),
+        &|_| None,
+    )
+    .unwrap();
+    let factory = Arc::new(Factory::default());
+    let registry = Registry::new(&config.embeddings, factory.clone());
+    let texts = texts();
+    let only = FallbackPolicy::default();
+    for _ in 0..2 {
+        assert!(registry
+            .encode_with_fallback(Some("primary"), Inputs::Texts(&texts), only)
+            .await
+            .is_err());
+    }
+    assert_eq!(factory.encodes.load(Ordering::SeqCst), 2);
+    let skipped = registry
+        .encode_with_fallback(Some("primary"), Inputs::Texts(&texts), only)
+        .await
+        .err()
+        .unwrap();
+    assert!(skipped.to_string().contains("circuit"), "{skipped}");
+    assert_eq!(
+        factory.encodes.load(Ordering::SeqCst),
+        2,
+        "an open circuit is not called"
+    );
+    // The chain moves past it at once to the same-space backup.
+    let out = registry
+        .encode_with_fallback(Some("primary"), Inputs::Texts(&texts), CHAIN)
+        .await
+        .unwrap();
+    assert_eq!(out.model.name(), "bge-native");
+    // That walk called `broken` (down) and `bge-native`, not `primary`.
+    assert_eq!(factory.encodes.load(Ordering::SeqCst), 4);
+    tokio::time::advance(std::time::Duration::from_secs(30)).await;
+    assert!(registry
+        .encode_with_fallback(Some("primary"), Inputs::Texts(&texts), only)
+        .await
+        .is_err());
+    assert_eq!(
+        factory.encodes.load(Ordering::SeqCst),
+        5,
+        "after the cool-down one probe goes through"
+    );
 }

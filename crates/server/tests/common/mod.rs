@@ -20,7 +20,10 @@ pub struct TestServer {
 /// Serve `config_yaml` (the seed's format) with `limits`.
 pub async fn start(config_yaml: &str, limits: Limits) -> TestServer {
     let config = Config::from_yaml(config_yaml, &|_| None).expect("test config");
-    let registry = Arc::new(Registry::new(&config.embeddings, Arc::new(ProviderFactory)));
+    let registry = Arc::new(Registry::new(
+        &config.embeddings,
+        Arc::new(ProviderFactory::default()),
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -1,0 +1,228 @@
+//! Remote providers: one module per API, one [`RemoteModel`] that batches, probes, counts and
+//! prices for all of them, and one pooled HTTP client with a shared retry policy ([`http`]).
+
+pub mod http;
+pub mod huggingface;
+pub mod ollama;
+pub mod openai;
+pub mod st_service;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use embedd_core::config::ConfigError;
+use embedd_core::{EmbedError, EmbeddingModel, Embeddings, ModelConfig, ModelInfo};
+
+use self::http::{Http, RetryPolicy};
+
+/// One remote API: how to embed a request's worth of texts and how to check health.
+#[async_trait]
+pub trait RemoteApi: Send + Sync + 'static {
+    /// Embed texts already split to the API's limits.
+    async fn embed(&self, http: &Http, texts: &[String]) -> Result<Embeddings, EmbedError>;
+    /// Whether the remote answers.
+    async fn health(&self, http: &Http) -> Result<(), EmbedError>;
+    /// Most texts the API takes in one request.
+    fn max_batch(&self) -> usize;
+    /// Most bytes of text to send in one request (a stand-in for the API's token limit).
+    fn max_request_bytes(&self) -> usize {
+        8 << 20
+    }
+}
+
+/// What a provider module hands to [`RemoteModel::build`].
+pub struct Setup<A> {
+    /// The API.
+    pub api: A,
+    /// The variable holding the key when the config names none.
+    pub default_key_env: Option<&'static str>,
+    /// Whether a missing key is an error (only the real hosted APIs insist).
+    pub key_required: bool,
+    /// The vector length, when known without asking the remote.
+    pub dimensions: Option<usize>,
+    /// US dollars per 1,000 tokens, for the cost summary.
+    pub usd_per_1k_tokens: Option<f64>,
+}
+
+/// A model served by a remote API.
+pub struct RemoteModel<A> {
+    info: ModelInfo,
+    http: Http,
+    api: A,
+    batch: usize,
+    usd_per_1k_tokens: Option<f64>,
+    tokens: AtomicU64,
+}
+
+impl<A: RemoteApi> RemoteModel<A> {
+    /// Build the model `config` describes; asks the remote for the vector length if nothing says it.
+    pub async fn build(
+        config: &ModelConfig,
+        client: reqwest::Client,
+        provider: &'static str,
+        setup: Setup<A>,
+    ) -> Result<Self, EmbedError> {
+        let key_env = config.api_key_env.as_deref().or(setup.default_key_env);
+        let key = key_env
+            .and_then(|var| std::env::var(var).ok())
+            .filter(|k| !k.is_empty());
+        if setup.key_required && key.is_none() {
+            return Err(EmbedError::Config(ConfigError::Model {
+                model: config.name.clone(),
+                message: format!(
+                    "no API key: set {}",
+                    key_env.unwrap_or("the api_key_env variable")
+                ),
+            }));
+        }
+        let retry = RetryPolicy {
+            timeout: config.timeout.unwrap_or(RetryPolicy::default().timeout),
+            ..RetryPolicy::default()
+        };
+        let http = Http {
+            client,
+            model: config.name.clone(),
+            provider,
+            key,
+            retry,
+        };
+        let batch = config
+            .batch_size
+            .unwrap_or(usize::MAX)
+            .min(setup.api.max_batch())
+            .max(1);
+        let dimensions = match config.dimensions.or(setup.dimensions) {
+            Some(d) => d,
+            None => {
+                let probe = setup
+                    .api
+                    .embed(&http, &["dimensions probe".to_owned()])
+                    .await?;
+                probe
+                    .vectors
+                    .first()
+                    .map(Vec::len)
+                    .filter(|d| *d > 0)
+                    .ok_or_else(|| http.error("the probe returned no vector".to_owned(), None))?
+            }
+        };
+        Ok(Self {
+            info: ModelInfo {
+                name: config.name.clone(),
+                provider: config.provider,
+                model_id: config
+                    .model_id
+                    .clone()
+                    .unwrap_or_else(|| config.name.clone()),
+                dimensions,
+                max_tokens: config.max_tokens.unwrap_or(8192),
+                space: config.effective_space(),
+            },
+            http,
+            api: setup.api,
+            batch,
+            usd_per_1k_tokens: setup.usd_per_1k_tokens,
+            tokens: AtomicU64::new(0),
+        })
+    }
+
+    /// Split texts into requests the API accepts: by count and by bytes.
+    fn requests<'t>(&self, texts: &'t [String]) -> Vec<&'t [String]> {
+        let mut out = Vec::new();
+        let (mut start, mut bytes) = (0, 0);
+        for (i, text) in texts.iter().enumerate() {
+            if i > start
+                && (i - start >= self.batch || bytes + text.len() > self.api.max_request_bytes())
+            {
+                out.push(&texts[start..i]);
+                start = i;
+                bytes = 0;
+            }
+            bytes += text.len();
+        }
+        if start < texts.len() {
+            out.push(&texts[start..]);
+        }
+        out
+    }
+}
+
+#[async_trait]
+impl<A: RemoteApi> EmbeddingModel for RemoteModel<A> {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    async fn encode(&self, texts: &[String]) -> Result<Embeddings, EmbedError> {
+        let mut out = Embeddings {
+            vectors: Vec::with_capacity(texts.len()),
+            prompt_tokens: 0,
+        };
+        for request in self.requests(texts) {
+            let part = self.api.embed(&self.http, request).await?;
+            if part.vectors.len() != request.len()
+                || part.vectors.iter().any(|v| v.len() != self.info.dimensions)
+            {
+                return Err(self.http.error(
+                    format!(
+                        "answered {} vectors for {} texts, or vectors not {} long",
+                        part.vectors.len(),
+                        request.len(),
+                        self.info.dimensions
+                    ),
+                    None,
+                ));
+            }
+            out.vectors.extend(part.vectors);
+            out.prompt_tokens += part.prompt_tokens;
+        }
+        self.tokens
+            .fetch_add(out.prompt_tokens as u64, Ordering::Relaxed);
+        Ok(out)
+    }
+
+    async fn health(&self) -> Result<(), EmbedError> {
+        self.api.health(&self.http).await
+    }
+
+    async fn close(&self) -> Result<(), EmbedError> {
+        let tokens = self.tokens.load(Ordering::Relaxed);
+        let usd = self
+            .usd_per_1k_tokens
+            .map(|price| tokens as f64 / 1000.0 * price);
+        tracing::info!(model = %self.info.name, provider = self.http.provider, tokens, usd = usd.unwrap_or(0.0), "usage summary");
+        Ok(())
+    }
+}
+
+/// The texts' vectors from a JSON array of arrays of numbers.
+pub fn vectors(value: &serde_json::Value, http: &Http) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let rows = value
+        .as_array()
+        .ok_or_else(|| http.error("the answer holds no list of vectors".to_owned(), None))?;
+    rows.iter()
+        .map(|row| {
+            row.as_array()
+                .and_then(|xs| {
+                    xs.iter()
+                        .map(|x| x.as_f64().map(|f| f as f32))
+                        .collect::<Option<Vec<f32>>>()
+                })
+                .ok_or_else(|| {
+                    http.error(
+                        "a vector in the answer is not a list of numbers".to_owned(),
+                        None,
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Join a base URL and a path with exactly one slash.
+pub fn join(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
