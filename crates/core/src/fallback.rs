@@ -59,7 +59,6 @@ impl Registry {
     ) -> Result<Encoded, EmbedError> {
         let candidates = self.candidates(requested, inputs, policy)?;
         let mut attempts = Vec::new();
-        let mut last_error = None;
         for (position, name) in candidates.iter().enumerate() {
             match self.encode_one(name, inputs).await {
                 Ok((embeddings, model)) => {
@@ -79,14 +78,11 @@ impl Registry {
                         model: name.clone(),
                         error: e.to_string(),
                     });
-                    last_error = Some(e);
                 }
             }
         }
-        match (attempts.len(), last_error) {
-            (1, Some(only)) => Err(only),
-            _ => Err(EmbedError::AllFailed { attempts }),
-        }
+        // However many were tried, the caller learns that nothing could serve, and why each failed.
+        Err(EmbedError::AllFailed { attempts })
     }
 
     /// The models to try, in order.

@@ -133,7 +133,7 @@ async fn killing_the_primary_loses_no_request_and_all_down_fails_fast() {
         .await
         .err()
         .unwrap();
-    assert!(matches!(err, EmbedError::Provider { .. }), "{err}");
+    assert!(matches!(err, EmbedError::AllFailed { .. }), "{err}");
     assert!(err.to_string().contains("also-remote"), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(5),

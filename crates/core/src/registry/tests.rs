@@ -203,7 +203,7 @@ async fn crossing_spaces_needs_permission() {
         )
         .await;
     assert!(
-        matches!(alone, Err(EmbedError::Unavailable { .. })),
+        matches!(&alone, Err(EmbedError::AllFailed { attempts }) if attempts.len() == 1),
         "no chain: only the model asked"
     );
 
@@ -262,7 +262,10 @@ async fn token_input_never_crosses_spaces() {
         .await
         .err()
         .unwrap();
-    assert!(matches!(err, EmbedError::Unavailable { .. }), "{err}");
+    assert!(
+        matches!(&err, EmbedError::AllFailed { attempts } if attempts.len() == 1),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -336,6 +339,7 @@ async fn an_open_circuit_is_skipped_without_a_call_then_probed() {
         .err()
         .unwrap();
     assert!(skipped.to_string().contains("circuit"), "{skipped}");
+    assert!(matches!(skipped, EmbedError::AllFailed { .. }));
     assert_eq!(
         factory.encodes.load(Ordering::SeqCst),
         2,
