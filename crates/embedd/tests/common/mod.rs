@@ -20,12 +20,17 @@ pub struct Server {
 impl Server {
     /// Start `embedd serve` with extra `args` and wait until it listens.
     pub fn start(args: &[&str]) -> Self {
+        Self::start_logging(args, Stdio::inherit())
+    }
+
+    /// Start `embedd serve` with its log (stderr, level warn) sent to `log`.
+    pub fn start_logging(args: &[&str], log: impl Into<Stdio>) -> Self {
         let mut child = embedd()
             .args(["serve", "--host", "127.0.0.1", "--port", "0"])
             .args(args)
             .env("EMBEDD_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("spawn embedd serve");
         let stdout = child.stdout.take().expect("stdout");
@@ -132,4 +137,60 @@ pub fn run_with_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> (bool, S
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// The seed's sentence-transformers service (deploy/sentence-transformers) under gunicorn on
+/// 127.0.0.1 and a free port, serving the model in `model_dir`; stopped when dropped.
+pub struct StService {
+    pub child: Child,
+    pub base: String,
+}
+
+impl StService {
+    /// Start it with the test environment's Python (which has flask, gunicorn, sentence-transformers).
+    pub fn start(python: &std::path::Path, model_dir: &std::path::Path) -> Self {
+        let gunicorn = python.with_file_name("gunicorn");
+        let mut child = Command::new(gunicorn)
+            .args([
+                "-w",
+                "1",
+                "-b",
+                "127.0.0.1:0",
+                "--timeout",
+                "120",
+                "server:app",
+            ])
+            .current_dir(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../deploy/sentence-transformers"
+            ))
+            .env("ST_MODEL", model_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn gunicorn");
+        let mut reader = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut base = None;
+        let mut line = String::new();
+        while base.is_none() && reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+            base = line.split("Listening at: ").nth(1).map(|rest| {
+                rest.split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            });
+            line.clear();
+        }
+        let base = base.expect("gunicorn did not say where it listens");
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in reader.lines() {});
+        Self { child, base }
+    }
+}
+
+impl Drop for StService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
