@@ -142,12 +142,13 @@ async fn killing_the_primary_loses_no_request_and_all_down_fails_fast() {
     );
 }
 
-/// A proxy that answers the first `fail` requests with `status` (and `Retry-After: 1` for 429),
-/// then forwards to the upstream.
+/// A proxy that answers requests number `skip..skip + fail` (counting from 0) with `status`
+/// (and `Retry-After: 1` for 429), and forwards every other one to the upstream.
 #[derive(Clone)]
 struct Proxy {
     upstream: String,
     status: StatusCode,
+    skip: usize,
     fail: usize,
     seen: Arc<AtomicUsize>,
     client: reqwest::Client,
@@ -155,7 +156,7 @@ struct Proxy {
 
 async fn proxy(State(p): State<Proxy>, body: Bytes) -> Response {
     let n = p.seen.fetch_add(1, Ordering::SeqCst);
-    if n < p.fail {
+    if (p.skip..p.skip + p.fail).contains(&n) {
         let mut response = (p.status, "{\"error\": {\"message\": \"injected\"}}").into_response();
         if p.status == StatusCode::TOO_MANY_REQUESTS {
             response
@@ -180,10 +181,20 @@ async fn start_proxy(
     status: StatusCode,
     fail: usize,
 ) -> (String, Arc<AtomicUsize>) {
+    start_proxy_skipping(upstream, status, 0, fail).await
+}
+
+async fn start_proxy_skipping(
+    upstream: &str,
+    status: StatusCode,
+    skip: usize,
+    fail: usize,
+) -> (String, Arc<AtomicUsize>) {
     let seen = Arc::new(AtomicUsize::new(0));
     let state = Proxy {
         upstream: upstream.to_owned(),
         status,
+        skip,
         fail,
         seen: seen.clone(),
         client: reqwest::Client::new(),
@@ -257,4 +268,60 @@ async fn a_429_is_retried_after_its_retry_after_and_a_400_never() {
         3,
         "two 500s retried with backoff, then success"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_fails_half_way_is_answered_whole_by_one_model() {
+    installed_model("all-MiniLM-L6-v2");
+    let upstream = Server::start(&[]);
+    // One text a request: the first goes through, the second fails on every retry.
+    let (proxy_url, _) = start_proxy_skipping(&upstream.base, StatusCode::BAD_GATEWAY, 1, 100).await;
+    let registry = registry_of(&format!(
+        "embeddings:
+  default_model: remote
+  models:
+    remote: {{provider: openai, model_id: all-minilm-l6-v2, base_url: '{proxy_url}/v1', batch_size: 1, dimensions: 384, space: all-minilm-l6-v2, timeout: 10s}}
+    local: {{provider: native, model_id: sentence-transformers/all-MiniLM-L6-v2}}
+  fallback_chain: [remote, local]
+"
+    ));
+    let texts = texts();
+    let out = registry.encode_with_fallback(None, Inputs::Texts(&texts), SAME_SPACE).await.unwrap();
+    assert_eq!(out.model.name(), "local", "the whole batch comes from the model that answered");
+    let local = registry.get_or_create("local").await.unwrap().encode(&texts).await.unwrap();
+    assert_eq!(out.embeddings.vectors, local.vectors);
+}
+
+#[test]
+fn retries_show_in_the_log_with_their_count() {
+    let upstream = Server::start(&["--model", "local-hash"]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (proxy_url, seen) = runtime.block_on(start_proxy(&upstream.base, StatusCode::TOO_MANY_REQUESTS, 2));
+    let scratch = common::scratch_dir("retry-log");
+    let config = scratch.join("front.yaml");
+    std::fs::write(
+        &config,
+        format!("embeddings:\n  default_model: limited\n  models:\n    limited: {{provider: openai, model_id: local-hash, base_url: '{proxy_url}/v1', dimensions: 384, timeout: 20s}}\n"),
+    )
+    .unwrap();
+    let log_path = scratch.join("front.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let front = Server::start_logging(&["--config", config.to_str().unwrap()], log);
+    let body = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/v1/embeddings", front.base))
+            .json(&serde_json::json!({"input": "counted retries"}))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(body.contains("\"model\":\"limited\""), "{body}");
+    assert_eq!(seen.load(Ordering::SeqCst), 3);
+    drop(front);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("retrying") && log.contains("retry=1") && log.contains("retry=2"), "{log}");
+    assert!(!log.contains("counted retries"), "the log never holds input text");
 }
