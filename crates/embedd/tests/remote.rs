@@ -1,17 +1,13 @@
 //! Remote providers against a real second `embedd serve` (which speaks the OpenAI, Ollama, TEI and
 //! sentence-transformers-service dialects), the fallback chain when that server dies, and retries
-//! through a fault-injecting HTTP proxy.
+//! and timeouts through a fault-injecting TCP proxy.
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use common::fault::{Action, FaultProxy};
 use common::{installed_model, Server};
 use embedd_core::vector::cosine;
 use embedd_core::{Config, EmbedError, FallbackPolicy, Inputs, Registry};
@@ -142,102 +138,41 @@ async fn killing_the_primary_loses_no_request_and_all_down_fails_fast() {
     );
 }
 
-/// A proxy that answers requests number `skip..skip + fail` (counting from 0) with `status`
-/// (and `Retry-After: 1` for 429), and forwards every other one to the upstream.
-#[derive(Clone)]
-struct Proxy {
-    upstream: String,
-    status: StatusCode,
-    skip: usize,
-    fail: usize,
-    seen: Arc<AtomicUsize>,
-    client: reqwest::Client,
+/// A registry of one `openai` model, `name`, reached through `proxy`.
+fn through(proxy: &FaultProxy, name: &str, extra: &str) -> Registry {
+    registry_of(&format!(
+        "embeddings:\n  default_model: {name}\n  models:\n    {name}: {{provider: openai, model_id: local-hash, base_url: '{}/v1', dimensions: 384{extra}}}\n",
+        proxy.base
+    ))
 }
 
-async fn proxy(State(p): State<Proxy>, body: Bytes) -> Response {
-    let n = p.seen.fetch_add(1, Ordering::SeqCst);
-    if (p.skip..p.skip + p.fail).contains(&n) {
-        let mut response = (p.status, "{\"error\": {\"message\": \"injected\"}}").into_response();
-        if p.status == StatusCode::TOO_MANY_REQUESTS {
-            response
-                .headers_mut()
-                .insert("retry-after", "1".parse().unwrap());
-        }
-        return response;
-    }
-    let answer = p
-        .client
-        .post(format!("{}/v1/embeddings", p.upstream))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (StatusCode::OK, answer.bytes().await.unwrap()).into_response()
-}
-
-async fn start_proxy(
-    upstream: &str,
-    status: StatusCode,
-    fail: usize,
-) -> (String, Arc<AtomicUsize>) {
-    start_proxy_skipping(upstream, status, 0, fail).await
-}
-
-async fn start_proxy_skipping(
-    upstream: &str,
-    status: StatusCode,
-    skip: usize,
-    fail: usize,
-) -> (String, Arc<AtomicUsize>) {
-    let seen = Arc::new(AtomicUsize::new(0));
-    let state = Proxy {
-        upstream: upstream.to_owned(),
-        status,
-        skip,
-        fail,
-        seen: seen.clone(),
-        client: reqwest::Client::new(),
-    };
-    let app = axum::Router::new()
-        .route("/v1/embeddings", axum::routing::post(proxy))
-        .with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (address, seen)
+fn host(base: &str) -> &str {
+    base.trim_start_matches("http://")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_is_retried_after_its_retry_after_and_a_400_never() {
     let upstream = Server::start(&["--model", "local-hash"]);
-    let (proxy_url, seen) = start_proxy(&upstream.base, StatusCode::TOO_MANY_REQUESTS, 1).await;
-    let registry = registry_of(&format!(
-        "embeddings:
-  default_model: limited
-  models:
-    limited: {{provider: openai, model_id: local-hash, base_url: '{proxy_url}/v1', dimensions: 384, timeout: 10s}}
-"
-    ));
-    let model = registry.get_default().await.unwrap();
+    let proxy = FaultProxy::start(host(&upstream.base)).await;
+    proxy.then([Action::Status(429, Some(1))]);
     let started = Instant::now();
-    let out = model.encode(&texts()).await.unwrap();
+    let out = through(&proxy, "limited", ", timeout: 10s")
+        .get_default()
+        .await
+        .unwrap()
+        .encode(&texts())
+        .await
+        .unwrap();
     assert_eq!(out.vectors.len(), 3);
-    assert_eq!(seen.load(Ordering::SeqCst), 2, "one refusal, one retry");
+    assert_eq!(proxy.connections(), 2, "one refusal, one retry");
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "waited the Retry-After second"
     );
 
-    let (proxy_url, seen) = start_proxy(&upstream.base, StatusCode::BAD_REQUEST, 5).await;
-    let registry = registry_of(&format!(
-        "embeddings:
-  default_model: strict
-  models:
-    strict: {{provider: openai, model_id: local-hash, base_url: '{proxy_url}/v1', dimensions: 384}}
-"
-    ));
-    let err = registry
+    let proxy = FaultProxy::start(host(&upstream.base)).await;
+    proxy.then(std::iter::repeat_n(Action::Status(400, None), 5));
+    let err = through(&proxy, "strict", "")
         .get_default()
         .await
         .unwrap()
@@ -246,17 +181,11 @@ async fn a_429_is_retried_after_its_retry_after_and_a_400_never() {
         .err()
         .unwrap();
     assert_eq!(err.fault(), embedd_core::Fault::User, "{err}");
-    assert_eq!(seen.load(Ordering::SeqCst), 1, "a 400 is not retried");
+    assert_eq!(proxy.connections(), 1, "a 400 is not retried");
 
-    let (proxy_url, seen) = start_proxy(&upstream.base, StatusCode::INTERNAL_SERVER_ERROR, 2).await;
-    let registry = registry_of(&format!(
-        "embeddings:
-  default_model: flaky
-  models:
-    flaky: {{provider: openai, model_id: local-hash, base_url: '{proxy_url}/v1', dimensions: 384}}
-"
-    ));
-    registry
+    let proxy = FaultProxy::start(host(&upstream.base)).await;
+    proxy.then([Action::Status(500, None), Action::Drop, Action::Reset]);
+    through(&proxy, "flaky", "")
         .get_default()
         .await
         .unwrap()
@@ -264,9 +193,40 @@ async fn a_429_is_retried_after_its_retry_after_and_a_400_never() {
         .await
         .unwrap();
     assert_eq!(
-        seen.load(Ordering::SeqCst),
-        3,
-        "two 500s retried with backoff, then success"
+        proxy.connections(),
+        4,
+        "a 500, a dropped and a reset connection, each retried with backoff"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_provider_times_out_and_the_chain_moves_on() {
+    let upstream = Server::start(&["--model", "local-hash"]);
+    let proxy = FaultProxy::start(host(&upstream.base)).await;
+    proxy.then(std::iter::repeat_n(
+        Action::Delay(Duration::from_secs(30)),
+        4,
+    ));
+    let registry = registry_of(&format!(
+        "embeddings:
+  default_model: slow
+  models:
+    slow: {{provider: openai, model_id: local-hash, base_url: '{}/v1', dimensions: 384, space: local-hash-384, timeout: 1s}}
+    fast: {{provider: local, dimensions: 384}}
+  fallback_chain: [slow, fast]
+",
+        proxy.base
+    ));
+    let texts = texts();
+    let started = Instant::now();
+    let out = registry
+        .encode_with_fallback(None, Inputs::Texts(&texts), SAME_SPACE)
+        .await
+        .unwrap();
+    assert_eq!(out.model.name(), "fast");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "bounded by the 1s timeout, not the 30s delay"
     );
 }
 
@@ -275,7 +235,10 @@ async fn a_batch_that_fails_half_way_is_answered_whole_by_one_model() {
     installed_model("all-MiniLM-L6-v2");
     let upstream = Server::start(&[]);
     // One text a request: the first goes through, the second fails on every retry.
-    let (proxy_url, _) = start_proxy_skipping(&upstream.base, StatusCode::BAD_GATEWAY, 1, 100).await;
+    let proxy = FaultProxy::start(host(&upstream.base)).await;
+    proxy.then([Action::Forward]);
+    proxy.then(std::iter::repeat_n(Action::Status(502, None), 10));
+    let proxy_url = &proxy.base;
     let registry = registry_of(&format!(
         "embeddings:
   default_model: remote
@@ -286,9 +249,22 @@ async fn a_batch_that_fails_half_way_is_answered_whole_by_one_model() {
 "
     ));
     let texts = texts();
-    let out = registry.encode_with_fallback(None, Inputs::Texts(&texts), SAME_SPACE).await.unwrap();
-    assert_eq!(out.model.name(), "local", "the whole batch comes from the model that answered");
-    let local = registry.get_or_create("local").await.unwrap().encode(&texts).await.unwrap();
+    let out = registry
+        .encode_with_fallback(None, Inputs::Texts(&texts), SAME_SPACE)
+        .await
+        .unwrap();
+    assert_eq!(
+        out.model.name(),
+        "local",
+        "the whole batch comes from the model that answered"
+    );
+    let local = registry
+        .get_or_create("local")
+        .await
+        .unwrap()
+        .encode(&texts)
+        .await
+        .unwrap();
     assert_eq!(out.embeddings.vectors, local.vectors);
 }
 
@@ -296,7 +272,9 @@ async fn a_batch_that_fails_half_way_is_answered_whole_by_one_model() {
 fn retries_show_in_the_log_with_their_count() {
     let upstream = Server::start(&["--model", "local-hash"]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (proxy_url, seen) = runtime.block_on(start_proxy(&upstream.base, StatusCode::TOO_MANY_REQUESTS, 2));
+    let proxy = runtime.block_on(FaultProxy::start(host(&upstream.base)));
+    proxy.then([Action::Status(429, Some(0)), Action::Status(429, Some(0))]);
+    let proxy_url = proxy.base.clone();
     let scratch = common::scratch_dir("retry-log");
     let config = scratch.join("front.yaml");
     std::fs::write(
@@ -319,9 +297,15 @@ fn retries_show_in_the_log_with_their_count() {
             .unwrap()
     });
     assert!(body.contains("\"model\":\"limited\""), "{body}");
-    assert_eq!(seen.load(Ordering::SeqCst), 3);
+    assert_eq!(proxy.connections(), 3);
     drop(front);
     let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(log.contains("retrying") && log.contains("retry=1") && log.contains("retry=2"), "{log}");
-    assert!(!log.contains("counted retries"), "the log never holds input text");
+    assert!(
+        log.contains("retrying") && log.contains("retry=1") && log.contains("retry=2"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("counted retries"),
+        "the log never holds input text"
+    );
 }
