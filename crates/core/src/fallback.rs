@@ -142,7 +142,13 @@ impl Registry {
         }
         let result = self.try_encode(name, inputs).await;
         match &result {
-            Ok(_) => slot.breaker.success(),
+            Ok((embeddings, _)) => {
+                slot.breaker.success();
+                slot.tokens.fetch_add(
+                    embeddings.prompt_tokens as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
             Err(e) if e.fault() == Fault::User => slot.breaker.neutral(),
             Err(_) => slot.breaker.failure(&self.breaker_policy),
         }

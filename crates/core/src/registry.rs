@@ -1,5 +1,6 @@
 //! The registry: every configured model by name, built on first use and exactly once.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
@@ -26,6 +27,8 @@ pub(crate) struct Slot {
     pub(crate) space: String,
     pub(crate) cell: OnceCell<Arc<dyn EmbeddingModel>>,
     pub(crate) breaker: Breaker,
+    /// Tokens this model has embedded for callers.
+    pub(crate) tokens: AtomicU64,
 }
 
 /// What `embedd models` and `/v1/models` show of one model, without building it.
@@ -45,6 +48,19 @@ pub struct ModelListing {
     pub space: String,
     /// Whether the model has been built.
     pub loaded: bool,
+}
+
+/// What one model has embedded, and what that cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelUsage {
+    /// Registry name.
+    pub name: String,
+    /// Provider.
+    pub provider: ProviderKind,
+    /// Tokens embedded for callers.
+    pub tokens: u64,
+    /// Estimated US dollars, for models with a price.
+    pub usd: Option<f64>,
 }
 
 /// The outcome of one model's health check.
@@ -81,6 +97,7 @@ impl Registry {
                     config: Some(m.clone()),
                     cell: OnceCell::new(),
                     breaker: Breaker::default(),
+                    tokens: AtomicU64::new(0),
                 })
             })
             .collect();
@@ -116,6 +133,7 @@ impl Registry {
             space: info.space,
             cell: OnceCell::new_with(Some(model)),
             breaker: Breaker::default(),
+            tokens: AtomicU64::new(0),
         }));
         Ok(())
     }
@@ -272,8 +290,33 @@ impl Registry {
         out
     }
 
-    /// Close every built model.
+    /// Tokens and estimated cost per model, in config order.
+    pub fn usage(&self) -> Vec<ModelUsage> {
+        let Ok(slots) = self.read_slots() else {
+            return Vec::new();
+        };
+        slots
+            .iter()
+            .map(|slot| {
+                let tokens = slot.tokens.load(Ordering::Relaxed);
+                let config = slot.config.as_ref();
+                ModelUsage {
+                    name: slot.name.clone(),
+                    provider: config.map_or(ProviderKind::Local, |c| c.provider),
+                    tokens,
+                    usd: config
+                        .and_then(ModelConfig::price_per_1k_tokens)
+                        .map(|price| tokens as f64 / 1000.0 * price),
+                }
+            })
+            .collect()
+    }
+
+    /// Close every built model, after logging each one's usage.
     pub async fn close_all(&self) {
+        for u in self.usage().into_iter().filter(|u| u.tokens > 0) {
+            tracing::info!(model = %u.name, provider = %u.provider, tokens = u.tokens, usd = u.usd.unwrap_or(0.0), "usage summary");
+        }
         let built: Vec<_> = match self.read_slots() {
             Ok(slots) => slots.iter().filter_map(|s| s.cell.get().cloned()).collect(),
             Err(_) => return,

@@ -143,6 +143,10 @@ pub struct ModelConfig {
     /// Other names requests may use for this model (Ollama's `all-minilm`, say).
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// US dollars per 1,000 tokens, for the usage summary (the seed's prices for OpenAI's models
+    /// when absent).
+    #[serde(default)]
+    pub cost_per_1k_tokens: Option<f64>,
 }
 
 impl ModelConfig {
@@ -155,6 +159,18 @@ impl ModelConfig {
                 .as_deref()
                 .and_then(catalog::openai_model)
                 .map(|m| m.dimensions),
+            _ => None,
+        })
+    }
+
+    /// US dollars per 1,000 tokens: the configured price, else the catalog's for hosted models.
+    pub fn price_per_1k_tokens(&self) -> Option<f64> {
+        self.cost_per_1k_tokens.or_else(|| match self.provider {
+            ProviderKind::OpenAi => self
+                .model_id
+                .as_deref()
+                .and_then(catalog::openai_model)
+                .map(|m| m.usd_per_1k_tokens),
             _ => None,
         })
     }

@@ -364,3 +364,26 @@ async fn an_open_circuit_is_skipped_without_a_call_then_probed() {
         "after the cool-down one probe goes through"
     );
 }
+
+#[tokio::test]
+async fn usage_counts_tokens_and_prices_them() {
+    let config = Config::from_yaml(
+        "embeddings:\n  default_model: priced\n  models:\n    priced: {provider: ollama, model_id: up, cost_per_1k_tokens: 0.5}\n    small: {provider: openai, model_id: text-embedding-3-small}\n",
+        &|_| None,
+    )
+    .unwrap();
+    assert_eq!(
+        config.embeddings.models[1].price_per_1k_tokens(),
+        Some(0.00002)
+    );
+    let registry = Registry::new(&config.embeddings, Arc::new(Factory::default()));
+    let texts = texts();
+    registry
+        .encode_with_fallback(None, Inputs::Texts(&texts), CHAIN)
+        .await
+        .unwrap();
+    let usage = registry.usage();
+    assert_eq!(usage[0].tokens, 2, "the fixed model counts a token a text");
+    assert_eq!(usage[0].usd, Some(0.001));
+    assert_eq!((usage[1].tokens, usage[1].usd), (0, Some(0.0)));
+}

@@ -40,7 +40,6 @@ pub fn setup(config: &ModelConfig) -> Setup<HuggingFace> {
         api,
         default_key_env: Some("HF_TOKEN"),
         dimensions: config.dimensions,
-        usd_per_1k_tokens: None,
     }
 }
 

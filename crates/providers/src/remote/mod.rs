@@ -7,8 +7,6 @@ pub mod ollama;
 pub mod openai;
 pub mod st_service;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use async_trait::async_trait;
 use embedd_core::config::ConfigError;
 use embedd_core::{EmbedError, EmbeddingModel, Embeddings, ModelConfig, ModelInfo};
@@ -40,8 +38,6 @@ pub struct Setup<A> {
     pub key_required: bool,
     /// The vector length, when known without asking the remote.
     pub dimensions: Option<usize>,
-    /// US dollars per 1,000 tokens, for the cost summary.
-    pub usd_per_1k_tokens: Option<f64>,
 }
 
 /// A model served by a remote API.
@@ -50,8 +46,6 @@ pub struct RemoteModel<A> {
     http: Http,
     api: A,
     batch: usize,
-    usd_per_1k_tokens: Option<f64>,
-    tokens: AtomicU64,
 }
 
 impl<A: RemoteApi> RemoteModel<A> {
@@ -121,8 +115,6 @@ impl<A: RemoteApi> RemoteModel<A> {
             http,
             api: setup.api,
             batch,
-            usd_per_1k_tokens: setup.usd_per_1k_tokens,
-            tokens: AtomicU64::new(0),
         })
     }
 
@@ -176,22 +168,11 @@ impl<A: RemoteApi> EmbeddingModel for RemoteModel<A> {
             out.vectors.extend(part.vectors);
             out.prompt_tokens += part.prompt_tokens;
         }
-        self.tokens
-            .fetch_add(out.prompt_tokens as u64, Ordering::Relaxed);
         Ok(out)
     }
 
     async fn health(&self) -> Result<(), EmbedError> {
         self.api.health(&self.http).await
-    }
-
-    async fn close(&self) -> Result<(), EmbedError> {
-        let tokens = self.tokens.load(Ordering::Relaxed);
-        let usd = self
-            .usd_per_1k_tokens
-            .map(|price| tokens as f64 / 1000.0 * price);
-        tracing::info!(model = %self.info.name, provider = self.http.provider, tokens, usd = usd.unwrap_or(0.0), "usage summary");
-        Ok(())
     }
 }
 

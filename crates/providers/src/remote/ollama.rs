@@ -36,7 +36,6 @@ pub fn setup(config: &ModelConfig) -> Setup<Ollama> {
         default_key_env: None,
         key_required: false,
         dimensions: config.dimensions,
-        usd_per_1k_tokens: None,
     }
 }
 

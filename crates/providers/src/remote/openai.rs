@@ -40,7 +40,6 @@ pub fn setup(config: &ModelConfig) -> Setup<OpenAi> {
         },
         default_key_env: Some("OPENAI_API_KEY"),
         dimensions: config.dimensions.or(known.map(|k| k.dimensions)),
-        usd_per_1k_tokens: known.map(|k| k.usd_per_1k_tokens),
     }
 }
 

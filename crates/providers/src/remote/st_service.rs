@@ -29,7 +29,6 @@ pub fn setup(config: &ModelConfig) -> Setup<SentenceTransformersService> {
         default_key_env: None,
         key_required: false,
         dimensions: config.dimensions,
-        usd_per_1k_tokens: None,
     }
 }
 
