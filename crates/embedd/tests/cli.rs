@@ -5,7 +5,7 @@ mod common;
 use std::io::Write;
 use std::process::Stdio;
 
-use common::{embedd, Server};
+use common::{embedd, http, Server};
 
 fn run(args: &[&str]) -> (bool, String, String) {
     let output = embedd().args(args).output().expect("run embedd");
@@ -145,30 +145,14 @@ fn help_teaches_every_command() {
 fn serve_answers_and_stops_cleanly_on_sigterm_and_sigint() {
     for signal in ["TERM", "INT"] {
         let mut server = Server::start(&["--model", "LOCAL-HASH"]);
-        let response = ureq_post(&server.base, r#"{"input": "ping"}"#);
-        assert!(response.contains("\"model\":\"local-hash\""), "{response}");
+        let (_, response) = http(
+            "POST",
+            &format!("{}/v1/embeddings", server.base),
+            Some(serde_json::json!({"input": "ping"})),
+        );
+        assert_eq!(response["model"], "local-hash", "{response}");
         server.signal(signal);
         let status = server.child.wait().unwrap();
         assert!(status.success(), "exit after SIG{signal}: {status:?}");
     }
-}
-
-/// A blocking POST through reqwest on a small runtime of its own.
-fn ureq_post(base: &str, body: &str) -> String {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{base}/v1/embeddings"))
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    })
 }

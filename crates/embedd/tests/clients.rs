@@ -5,26 +5,11 @@ mod common;
 
 use std::process::Command;
 
-use common::{installed_model, python_with, Server};
+use common::{http, installed_model, python_with, Server};
 use serde_json::{json, Value};
 
 fn call(base: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let request = match body {
-            Some(body) => client
-                .request(method.parse().unwrap(), format!("{base}{path}"))
-                .json(&body),
-            None => client.request(method.parse().unwrap(), format!("{base}{path}")),
-        };
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap())
-    })
+    http(method, &format!("{base}{path}"), body)
 }
 
 #[test]
@@ -54,7 +39,7 @@ fn tei_routes_over_plain_http() {
     installed_model("all-MiniLM-L6-v2");
     let server = Server::start(&[]);
     let base = &server.base;
-    let (status, info) = call(base, "GET", "/info", None);
+    let (status, info) = http("GET", &format!("{base}/info"), None);
     assert_eq!(status, 200);
     assert_eq!(info["model_id"], "sentence-transformers/all-MiniLM-L6-v2");
     assert_eq!(info["max_input_length"], 256);
@@ -108,7 +93,11 @@ fn tei_routes_over_plain_http() {
     assert_eq!(by_ids[0], tei[0]);
 
     let long = "word ".repeat(300);
-    let (status, error) = call(base, "POST", "/embed", Some(json!({"inputs": long})));
+    let (status, error) = http(
+        "POST",
+        &format!("{base}/embed"),
+        Some(json!({"inputs": long})),
+    );
     assert_eq!(
         (status, error["error_type"].as_str()),
         (413, Some("Validation")),

@@ -3,24 +3,11 @@
 
 mod common;
 
-use common::{installed_model, Server};
+use common::{http, installed_model, Server};
 use serde_json::{json, Value};
 
 fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .post(format!("{base}{path}"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap())
-    })
+    http("POST", &format!("{base}{path}"), Some(body))
 }
 
 fn golden_first() -> (String, Vec<f64>) {

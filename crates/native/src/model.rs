@@ -100,11 +100,12 @@ impl NativeModel {
         self.engine.embed_texts(texts)
     }
 
-    async fn run<T: Send + 'static>(
+    /// Run `job` on the blocking pool, off the async runtime's threads.
+    async fn run<T: Send + 'static, R: Send + 'static>(
         &self,
         input: T,
-        job: fn(&Engine, T) -> Result<Embeddings, NativeError>,
-    ) -> Result<Embeddings, EmbedError> {
+        job: fn(&Engine, T) -> Result<R, NativeError>,
+    ) -> Result<R, EmbedError> {
         let engine = self.engine.clone();
         tokio::task::spawn_blocking(move || job(&engine, input))
             .await
@@ -207,22 +208,16 @@ impl EmbeddingModel for NativeModel {
         texts: &[String],
         add_special_tokens: bool,
     ) -> Result<Vec<Vec<Token>>, EmbedError> {
-        let engine = self.engine.clone();
-        let texts = texts.to_vec();
-        tokio::task::spawn_blocking(move || {
-            texts
-                .iter()
-                .map(|t| engine.tokenizer.tokens(t, add_special_tokens))
-                .collect::<Result<Vec<_>, _>>()
-        })
+        self.run(
+            (texts.to_vec(), add_special_tokens),
+            |engine, (texts, special)| {
+                texts
+                    .iter()
+                    .map(|t| engine.tokenizer.tokens(t, special))
+                    .collect()
+            },
+        )
         .await
-        .map_err(|e| {
-            EmbedError::Bug(format!(
-                "model `{}`: tokenizer worker failed: {e}",
-                self.info.name
-            ))
-        })?
-        .map_err(|e| e.into_embed_error(&self.info.name))
     }
 
     async fn health(&self) -> Result<(), EmbedError> {

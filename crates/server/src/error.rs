@@ -142,3 +142,26 @@ mod tests {
         );
     }
 }
+
+/// An error whose body is just `{"error": message}`, as Ollama and the seed's
+/// sentence-transformers service send them; the status is the same as [`ApiError`]'s.
+#[derive(Debug)]
+pub struct PlainError(pub ApiError);
+
+impl From<ApiError> for PlainError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<EmbedError> for PlainError {
+    fn from(e: EmbedError) -> Self {
+        Self(ApiError::from(e))
+    }
+}
+
+impl IntoResponse for PlainError {
+    fn into_response(self) -> Response {
+        (self.0.status, Json(json!({ "error": self.0.message }))).into_response()
+    }
+}

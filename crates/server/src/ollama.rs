@@ -6,37 +6,15 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use embedd_core::{EmbedError, FallbackPolicy};
+use embedd_core::FallbackPolicy;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::body::JsonBody;
-use crate::error::ApiError;
+use crate::error::{ApiError, PlainError};
 use crate::input::{check_dimensions, shorten, EmbedInput};
 use crate::openai::with_model_header;
 use crate::state::AppState;
-
-/// An error in Ollama's shape: the status, and `{"error": message}`.
-#[derive(Debug)]
-pub struct OllamaError(pub ApiError);
-
-impl From<ApiError> for OllamaError {
-    fn from(e: ApiError) -> Self {
-        Self(e)
-    }
-}
-
-impl From<EmbedError> for OllamaError {
-    fn from(e: EmbedError) -> Self {
-        Self(ApiError::from(e))
-    }
-}
-
-impl IntoResponse for OllamaError {
-    fn into_response(self) -> Response {
-        (self.0.status, Json(json!({ "error": self.0.message }))).into_response()
-    }
-}
 
 /// The body of `POST /api/embed`.
 #[derive(Debug, Deserialize)]
@@ -79,7 +57,7 @@ pub struct LegacyRequest {
 }
 
 /// Resolve an Ollama model name: as given, else without its `:tag`.
-fn resolve(state: &AppState, model: Option<&str>) -> Result<String, OllamaError> {
+fn resolve(state: &AppState, model: Option<&str>) -> Result<String, PlainError> {
     let name = model
         .filter(|m| !m.is_empty())
         .unwrap_or(state.registry.default_name());
@@ -100,8 +78,8 @@ const SAME_SPACE: FallbackPolicy = FallbackPolicy {
 /// `POST /api/embed`.
 pub async fn embed(
     State(state): State<AppState>,
-    JsonBody(request, _): JsonBody<EmbedRequest, OllamaError>,
-) -> Result<Response, OllamaError> {
+    JsonBody(request, _): JsonBody<EmbedRequest, PlainError>,
+) -> Result<Response, PlainError> {
     let started = Instant::now();
     let input = match EmbedInput::from_openai(request.input, "input")? {
         EmbedInput::Tokens(_) => {
@@ -147,8 +125,8 @@ pub async fn embed(
 /// `POST /api/embeddings` (legacy): one prompt, one vector.
 pub async fn embeddings(
     State(state): State<AppState>,
-    JsonBody(request, _): JsonBody<LegacyRequest, OllamaError>,
-) -> Result<Response, OllamaError> {
+    JsonBody(request, _): JsonBody<LegacyRequest, PlainError>,
+) -> Result<Response, PlainError> {
     let prompt = request
         .prompt
         .ok_or_else(|| ApiError::invalid("prompt", "`prompt` (a string) is required"))?;

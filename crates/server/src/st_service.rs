@@ -3,37 +3,15 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use embedd_core::{EmbedError, FallbackPolicy};
+use embedd_core::FallbackPolicy;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::body::JsonBody;
-use crate::error::ApiError;
+use crate::error::{ApiError, PlainError};
 use crate::input::EmbedInput;
 use crate::openai::with_model_header;
 use crate::state::AppState;
-
-/// An error in the service's shape: the status, and `{"error": message}`.
-#[derive(Debug)]
-pub struct ServiceError(pub ApiError);
-
-impl From<ApiError> for ServiceError {
-    fn from(e: ApiError) -> Self {
-        Self(e)
-    }
-}
-
-impl From<EmbedError> for ServiceError {
-    fn from(e: EmbedError) -> Self {
-        Self(ApiError::from(e))
-    }
-}
-
-impl IntoResponse for ServiceError {
-    fn into_response(self) -> Response {
-        (self.0.status, Json(json!({ "error": self.0.message }))).into_response()
-    }
-}
 
 /// The body of `POST /encode`.
 #[derive(Debug, Deserialize)]
@@ -49,8 +27,8 @@ pub struct EncodeRequest {
 /// `POST /encode`.
 pub async fn encode(
     State(state): State<AppState>,
-    JsonBody(request, _): JsonBody<EncodeRequest, ServiceError>,
-) -> Result<Response, ServiceError> {
+    JsonBody(request, _): JsonBody<EncodeRequest, PlainError>,
+) -> Result<Response, PlainError> {
     let texts = request
         .texts
         .ok_or_else(|| ApiError::invalid("texts", "`texts` (an array of strings) is required"))?;
