@@ -154,4 +154,41 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a line of text.
     #[arg(long, env = "EMBEDD_JSON")]
     pub json: bool,
+    /// What to measure: `throughput` (batches in-process), `latency` (one text at a time:
+    /// p50/p99), or `server` (concurrent HTTP clients against an in-process `embedd serve`).
+    #[arg(long, env = "EMBEDD_BENCH_MODE", value_enum, default_value_t = BenchMode::Throughput)]
+    pub mode: BenchMode,
+    /// Use only the first N texts of the corpus (0: all).
+    #[arg(long, env = "EMBEDD_LIMIT", default_value_t = 0)]
+    pub limit: usize,
+    /// Concurrent clients in server mode.
+    #[arg(long, env = "EMBEDD_CLIENTS", default_value_t = 8)]
+    pub clients: usize,
+    /// Also run the Python peer (sentence-transformers on the same weights and texts) in this
+    /// run, and print the ratio. Native models only.
+    #[arg(long, env = "EMBEDD_PEER")]
+    pub peer: bool,
+    /// The peer script.
+    #[arg(
+        long,
+        env = "EMBEDD_PEER_SCRIPT",
+        default_value = "../shared/bench/peer_st.py",
+        value_name = "FILE"
+    )]
+    pub peer_script: PathBuf,
+    /// A Python with torch and sentence-transformers for the peer [default: a virtual
+    /// environment made once under the user's cache directory, embedd/peer-venv].
+    #[arg(long, env = "EMBEDD_PEER_PYTHON", value_name = "PYTHON")]
+    pub peer_python: Option<PathBuf>,
+}
+
+/// What `embedd bench` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchMode {
+    /// Texts per second, batches in-process.
+    Throughput,
+    /// Milliseconds for one text at a time: p50 and p99.
+    Latency,
+    /// Texts per second through HTTP, with concurrent clients.
+    Server,
 }

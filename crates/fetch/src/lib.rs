@@ -23,14 +23,18 @@ use std::path::{Path, PathBuf};
 
 pub use error::FetchError;
 
+/// embedd's directory in the user's cache (`~/.cache/embedd`).
+pub fn cache_dir() -> PathBuf {
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("embedd")
+}
+
 /// Where models are kept: `EMBEDD_MODEL_DIR`, else `<user cache>/embedd/models`.
 pub fn model_root() -> PathBuf {
     match std::env::var_os("EMBEDD_MODEL_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => dirs::cache_dir()
-            .unwrap_or_else(std::env::temp_dir)
-            .join("embedd")
-            .join("models"),
+        _ => cache_dir().join("models"),
     }
 }
 

@@ -25,13 +25,19 @@ impl Linear {
         })
     }
 
-    fn forward(&self, x: &[f32], rows: usize, y: &mut Vec<f32>) -> Result<(), NativeError> {
+    fn forward(
+        &self,
+        x: &[f32],
+        rows: usize,
+        y: &mut Vec<f32>,
+        split: usize,
+    ) -> Result<(), NativeError> {
         let view = View::rows(
             self.weight.data(),
             self.weight.shape[0],
             self.weight.shape[1],
         );
-        ops::linear(x, rows, view, self.bias.data(), y)
+        ops::linear(x, rows, view, self.bias.data(), y, split)
     }
 }
 
@@ -158,7 +164,8 @@ impl Encoder {
 
     /// Hidden states of every token of every sequence, sequences stacked in order
     /// (`Σ len × hidden`). Ids must be in the vocabulary and sequences within `max_tokens`.
-    pub fn forward(&self, sequences: &[Vec<u32>]) -> Result<Vec<f32>, NativeError> {
+    /// `split > 1` computes each projection in that many row blocks on the current rayon pool.
+    pub fn forward(&self, sequences: &[Vec<u32>], split: usize) -> Result<Vec<f32>, NativeError> {
         let h = self.config.hidden;
         let total: usize = sequences.iter().map(Vec::len).sum();
         let mut x = self.embed(sequences)?;
@@ -172,9 +179,9 @@ impl Encoder {
             }
         }
         for layer in &self.layers {
-            layer.q.forward(&x, total, &mut s.q)?;
-            layer.k.forward(&x, total, &mut s.k)?;
-            layer.v.forward(&x, total, &mut s.v)?;
+            layer.q.forward(&x, total, &mut s.q, split)?;
+            layer.k.forward(&x, total, &mut s.k, split)?;
+            layer.v.forward(&x, total, &mut s.v, split)?;
             s.context.clear();
             s.context.resize(total * h, 0.0);
             let mut offset = 0;
@@ -182,14 +189,14 @@ impl Encoder {
                 self.attend(&mut s, offset, seq.len(), bucket_cache.get(&seq.len()))?;
                 offset += seq.len();
             }
-            layer.o.forward(&s.context, total, &mut s.attended)?;
+            layer.o.forward(&s.context, total, &mut s.attended, split)?;
             ops::add_in_place(&mut s.attended, &x);
             layer.attention_norm.apply(&mut s.attended, self.config.eps);
             std::mem::swap(&mut x, &mut s.attended);
 
-            layer.up.forward(&x, total, &mut s.up)?;
+            layer.up.forward(&x, total, &mut s.up, split)?;
             ops::gelu(&mut s.up);
-            layer.down.forward(&s.up, total, &mut s.down)?;
+            layer.down.forward(&s.up, total, &mut s.down, split)?;
             ops::add_in_place(&mut s.down, &x);
             layer.output_norm.apply(&mut s.down, self.config.eps);
             std::mem::swap(&mut x, &mut s.down);

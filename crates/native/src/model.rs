@@ -139,11 +139,13 @@ impl Engine {
                 .div_ceil(self.pool.current_num_threads().max(1))
                 .clamp(1, MAX_CHUNK_TOKENS),
         );
+        // Fewer chunks than threads (one short text): split each chunk's projections instead.
+        let split = (self.pool.current_num_threads() / chunks.len().max(1)).max(1);
         let pooled: Vec<Vec<Vec<f32>>> = self.pool.install(|| {
             chunks
                 .par_iter()
                 .map(|chunk| {
-                    let states = self.encoder.forward(chunk)?;
+                    let states = self.encoder.forward(chunk, split)?;
                     let mut offset = 0;
                     let mut out = Vec::with_capacity(chunk.len());
                     for seq in chunk.iter() {

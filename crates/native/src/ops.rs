@@ -1,5 +1,7 @@
 //! The numeric kernels of a transformer encoder, on plain row-major `f32` slices.
 
+use rayon::prelude::*;
+
 use crate::error::NativeError;
 
 /// A read-only matrix view: `rows × cols` values of `data`, element `(i, j)` at
@@ -94,12 +96,16 @@ pub fn gemm(
 }
 
 /// `y = x · wᵀ + bias` for `x` of `n × w.cols` rows and a PyTorch `Linear` weight `w` (`out × in`).
+///
+/// With `split > 1` the rows are cut into that many blocks computed in parallel on the current
+/// rayon pool: how one short text uses every core.
 pub fn linear(
     x: &[f32],
     n: usize,
     weight: View<'_>,
     bias: &[f32],
     y: &mut Vec<f32>,
+    split: usize,
 ) -> Result<(), NativeError> {
     let out = weight.rows;
     y.clear();
@@ -112,8 +118,18 @@ pub fn linear(
             "bias length differs from the weight's rows".to_owned(),
         ));
     }
-    gemm(1.0, View::rows(x, n, weight.cols), weight.t(), 1.0, y, out)
+    let k = weight.cols;
+    if split <= 1 || n < 2 * MIN_ROWS_PER_BLOCK || x.len() != n * k {
+        return gemm(1.0, View::rows(x, n, k), weight.t(), 1.0, y, out);
+    }
+    let rows = n.div_ceil(split).max(MIN_ROWS_PER_BLOCK);
+    y.par_chunks_mut(rows * out)
+        .zip(x.par_chunks(rows * k))
+        .try_for_each(|(y, x)| gemm(1.0, View::rows(x, x.len() / k, k), weight.t(), 1.0, y, out))
 }
+
+/// Fewer rows than this per block and splitting costs more than it saves.
+const MIN_ROWS_PER_BLOCK: usize = 4;
 
 /// Layer normalisation of each `dim`-long row of `x`, in place.
 pub fn layer_norm(x: &mut [f32], dim: usize, gamma: &[f32], beta: &[f32], eps: f32) {
@@ -167,7 +183,7 @@ mod tests {
         let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         let w = [1.0, 0.0, -1.0, 0.5, 0.5, 0.5];
         let mut y = Vec::new();
-        linear(&x, 2, View::rows(&w, 2, 3), &[10.0, 20.0], &mut y).unwrap();
+        linear(&x, 2, View::rows(&w, 2, 3), &[10.0, 20.0], &mut y, 1).unwrap();
         assert_eq!(
             y,
             vec![1.0 - 3.0 + 10.0, 3.0 + 20.0, 4.0 - 6.0 + 10.0, 7.5 + 20.0]

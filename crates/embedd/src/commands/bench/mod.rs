@@ -1,0 +1,115 @@
+//! `embedd bench`: a model's speed on a corpus — throughput in-process, latency of one text, or
+//! throughput through HTTP with concurrent clients — optionally beside the Python peer, measured
+//! in the same run.
+
+mod latency;
+mod peer;
+mod server;
+mod throughput;
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+
+use crate::cli::{BenchArgs, BenchMode};
+use crate::setup;
+
+/// Throughput figures, printed as one JSON object with `--json`.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// Mode measured.
+    pub mode: &'static str,
+    /// The model.
+    pub model: String,
+    /// Its provider.
+    pub provider: &'static str,
+    /// Texts in the corpus (after `--limit`).
+    pub texts: usize,
+    /// Tokens the model read for them.
+    pub tokens: usize,
+    /// Texts per call (per HTTP request in server mode).
+    pub batch: usize,
+    /// Median time of one pass over the corpus.
+    pub seconds: f64,
+    /// Texts per second.
+    pub texts_per_s: f64,
+    /// Tokens per second.
+    pub tokens_per_s: f64,
+    /// Timed runs.
+    pub runs: usize,
+    /// Passes over the corpus per run.
+    pub passes_per_run: usize,
+    /// Each run's time per pass.
+    pub runs_s: Vec<f64>,
+}
+
+/// The texts of a corpus file: non-empty lines, the first `limit` (0: all).
+fn corpus(args: &BenchArgs) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(&args.corpus)
+        .with_context(|| format!("reading corpus {}", args.corpus.display()))?;
+    let mut texts: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    if args.limit > 0 {
+        texts.truncate(args.limit);
+    }
+    if texts.is_empty() {
+        bail!("corpus {} has no non-empty lines", args.corpus.display());
+    }
+    Ok(texts)
+}
+
+/// The median of some timings.
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Measure as the arguments say and print the figures.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.batch == 0 || args.runs == 0 || args.clients == 0 {
+        bail!("--batch, --runs and --clients must be at least 1");
+    }
+    let config = setup::load_config(&args.config)?;
+    let registry = setup::registry(&config, None)?;
+    let name = setup::model_name(&registry, args.model.as_deref())?;
+    let model = registry.get_or_create(&name).await?;
+    let texts = corpus(&args)?;
+    let report = match args.mode {
+        BenchMode::Latency => return latency::run(model.as_ref(), &texts, &args).await,
+        BenchMode::Throughput => throughput::run(model.as_ref(), &texts, &args).await?,
+        BenchMode::Server => server::run(registry.clone(), &config, &name, &texts, &args).await?,
+    };
+    let peer = if args.peer {
+        Some(peer::run(&config, &name, &args).await?)
+    } else {
+        None
+    };
+    let ratio = peer
+        .as_ref()
+        .and_then(|p| p["texts_per_s"].as_f64())
+        .map(|p| report.texts_per_s / p);
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        if let (Some(peer), Some(object)) = (peer, value.as_object_mut()) {
+            object.insert("peer".to_owned(), peer);
+            object.insert("ratio".to_owned(), serde_json::json!(ratio));
+        }
+        println!("{value}");
+    } else {
+        println!(
+            "{} ({}): {} texts, {} tokens, batch {} — {:.4} s a pass, {:.1} texts/s, {:.1} tokens/s (median of {} runs)",
+            report.model, report.mode, report.texts, report.tokens, report.batch, report.seconds, report.texts_per_s, report.tokens_per_s, report.runs
+        );
+        if let (Some(peer), Some(ratio)) = (peer, ratio) {
+            println!(
+                "peer sentence-transformers: {} texts/s — embedd is {ratio:.2}x",
+                peer["texts_per_s"]
+            );
+        }
+    }
+    registry.close_all().await;
+    Ok(())
+}
