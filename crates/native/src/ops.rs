@@ -191,6 +191,18 @@ mod tests {
     }
 
     #[test]
+    fn split_rows_give_the_same_product() {
+        let (n, k, out) = (37, 16, 24);
+        let x: Vec<f32> = (0..n * k).map(|i| (i % 13) as f32 - 6.0).collect();
+        let w: Vec<f32> = (0..out * k).map(|i| (i % 7) as f32 * 0.5 - 1.0).collect();
+        let b: Vec<f32> = (0..out).map(|i| i as f32).collect();
+        let (mut one, mut three) = (Vec::new(), Vec::new());
+        linear(&x, n, View::rows(&w, out, k), &b, &mut one, 1).unwrap();
+        linear(&x, n, View::rows(&w, out, k), &b, &mut three, 3).unwrap();
+        assert_eq!(one, three);
+    }
+
+    #[test]
     fn gemm_refuses_shapes_that_do_not_fit() {
         let a = [1.0; 4];
         let mut out = [0.0; 4];
