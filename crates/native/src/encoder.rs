@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use crate::arch::{mpnet, EncoderConfig};
 use crate::error::NativeError;
 use crate::ops::{self, View};
+use crate::vmath;
 use crate::weights::{Tensor, Weights};
 
 struct Linear {
@@ -55,7 +56,7 @@ impl Norm {
     }
 
     fn apply(&self, x: &mut [f32], eps: f32) {
-        ops::layer_norm(
+        vmath::layer_norm(
             x,
             self.gamma.shape[0],
             self.gamma.data(),
@@ -195,7 +196,7 @@ impl Encoder {
             std::mem::swap(&mut x, &mut s.attended);
 
             layer.up.forward(&x, total, &mut s.up, split)?;
-            ops::gelu(&mut s.up);
+            vmath::gelu(&mut s.up);
             layer.down.forward(&s.up, total, &mut s.down, split)?;
             ops::add_in_place(&mut s.down, &x);
             layer.output_norm.apply(&mut s.down, self.config.eps);
@@ -292,7 +293,7 @@ impl Encoder {
                     *score += bias[bucket as usize * heads + head];
                 }
             }
-            ops::softmax_rows(&mut s.scores, len);
+            vmath::softmax_rows(&mut s.scores, len);
             let out = &mut s.context[offset * h + head * d..];
             ops::gemm(
                 1.0,

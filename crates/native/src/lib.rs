@@ -7,7 +7,8 @@
 //! - [`tokenize`]: the model's `tokenizer.json`, truncating at the model's limit.
 //! - [`arch`]: the supported architectures (BERT, RoBERTa, MPNet) and their `config.json`.
 //! - [`encoder`]: one transformer encoder for all of them, run on real tokens only (no padding).
-//! - [`ops`]: the numeric kernels (matrix products, layer norm, GELU, softmax).
+//! - [`ops`]: matrix products (and the row split that lets one text use every core).
+//! - [`vmath`]: vectorised elementwise math: `exp`, GELU, softmax, layer norm.
 //! - [`pooling`]: token states to one vector (mean, CLS, max, last token).
 //! - [`model`]: [`NativeModel`], the [`embedd_core::EmbeddingModel`] over all of the above.
 #![deny(missing_docs)]
@@ -20,6 +21,7 @@ pub mod model;
 pub mod ops;
 pub mod pooling;
 pub mod tokenize;
+pub mod vmath;
 pub mod weights;
 
 pub use error::NativeError;

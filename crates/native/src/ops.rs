@@ -131,45 +131,10 @@ pub fn linear(
 /// Fewer rows than this per block and splitting costs more than it saves.
 const MIN_ROWS_PER_BLOCK: usize = 4;
 
-/// Layer normalisation of each `dim`-long row of `x`, in place.
-pub fn layer_norm(x: &mut [f32], dim: usize, gamma: &[f32], beta: &[f32], eps: f32) {
-    for row in x.chunks_exact_mut(dim) {
-        let mean = row.iter().sum::<f32>() / dim as f32;
-        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / dim as f32;
-        let inv = 1.0 / (var + eps).sqrt();
-        for ((v, g), b) in row.iter_mut().zip(gamma).zip(beta) {
-            *v = (*v - mean) * inv * g + b;
-        }
-    }
-}
-
 /// `x += y`, elementwise.
 pub fn add_in_place(x: &mut [f32], y: &[f32]) {
     for (a, b) in x.iter_mut().zip(y) {
         *a += b;
-    }
-}
-
-/// The exact (erf) GELU of BERT's `hidden_act: gelu`, in place.
-pub fn gelu(x: &mut [f32]) {
-    for v in x {
-        *v = 0.5 * *v * (1.0 + libm::erff(*v * std::f32::consts::FRAC_1_SQRT_2));
-    }
-}
-
-/// Softmax of each `width`-long row, in place.
-pub fn softmax_rows(x: &mut [f32], width: usize) {
-    for row in x.chunks_exact_mut(width) {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0;
-        for v in row.iter_mut() {
-            *v = (*v - max).exp();
-            sum += *v;
-        }
-        let inv = 1.0 / sum;
-        for v in row.iter_mut() {
-            *v *= inv;
-        }
     }
 }
 
@@ -224,18 +189,5 @@ mod tests {
             2
         )
         .is_err());
-    }
-
-    #[test]
-    fn norms_and_activations() {
-        let mut x = vec![1.0, 2.0, 3.0, 4.0];
-        layer_norm(&mut x, 4, &[1.0; 4], &[0.0; 4], 1e-12);
-        assert!((x.iter().sum::<f32>()).abs() < 1e-5);
-        let mut s = vec![0.0, 0.0, 1000.0, 1000.0];
-        softmax_rows(&mut s, 2);
-        assert_eq!(s, vec![0.5, 0.5, 0.5, 0.5]);
-        let mut g = vec![0.0, 1.0, -10.0];
-        gelu(&mut g);
-        assert!(g[0] == 0.0 && (g[1] - 0.841_344_7).abs() < 1e-6 && g[2].abs() < 1e-6);
     }
 }
