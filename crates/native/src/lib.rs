@@ -13,6 +13,35 @@
 //! - [`model`]: [`NativeModel`], the [`embedd_core::EmbeddingModel`] over all of the above.
 #![deny(missing_docs)]
 
+/// Whether this CPU runs the AVX2 + FMA builds of the kernels (std caches the answer).
+#[cfg(target_arch = "x86_64")]
+fn avx2() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// Define a public function `$name` that runs `$body` compiled with AVX2 + FMA when the CPU has
+/// them, and as compiled for the baseline target otherwise. `$body` must be `#[inline(always)]`
+/// so each build gets its own copy, vectorised for its instruction set.
+macro_rules! dispatch {
+    ($(#[$doc:meta])* $name:ident, $fast:ident, $body:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        $(#[$doc])*
+        pub fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            if crate::avx2() {
+                // SAFETY: `$fast` only needs AVX2 and FMA, and `avx2()` just found both.
+                return unsafe { $fast($($arg),*) };
+            }
+            $body($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        fn $fast($($arg: $ty),*) $(-> $ret)? {
+            $body($($arg),*)
+        }
+    };
+}
+
 pub mod arch;
 pub mod encoder;
 pub mod error;

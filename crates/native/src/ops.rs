@@ -119,6 +119,10 @@ pub fn linear(
         ));
     }
     let k = weight.cols;
+    let dense = weight.col_stride == 1 && weight.row_stride == k && weight.data.len() >= out * k;
+    if n <= SMALL_ROWS && dense && x.len() == n * k {
+        return small_linear(x, n, k, weight.data, bias, y, split);
+    }
     if split <= 1 || n < 2 * MIN_ROWS_PER_BLOCK || x.len() != n * k {
         return gemm(1.0, View::rows(x, n, k), weight.t(), 1.0, y, out);
     }
@@ -130,6 +134,83 @@ pub fn linear(
 
 /// Fewer rows than this per block and splitting costs more than it saves.
 const MIN_ROWS_PER_BLOCK: usize = 4;
+
+/// Up to this many rows, a product streams each weight row once ([`small_linear`]) instead of
+/// packing the whole weight matrix for a few rows, which is what a general GEMM does.
+pub const SMALL_ROWS: usize = 32;
+
+/// `y = x · wᵀ + bias` for a few rows of `x`: each output column is the dot product of one
+/// weight row with each input row. Columns are cut into `split` blocks computed in parallel.
+fn small_linear(
+    x: &[f32],
+    n: usize,
+    k: usize,
+    w: &[f32],
+    bias: &[f32],
+    y: &mut Vec<f32>,
+    split: usize,
+) -> Result<(), NativeError> {
+    let out = bias.len();
+    let mut transposed = vec![0.0f32; out * n];
+    let block = out.div_ceil(split.max(1)).max(1);
+    transposed
+        .par_chunks_mut(block * n)
+        .enumerate()
+        .for_each(|(b, chunk)| columns(x, n, k, w, bias, b * block, chunk));
+    y.clear();
+    y.resize(n * out, 0.0);
+    for (j, column) in transposed.chunks_exact(n).enumerate() {
+        for (i, v) in column.iter().enumerate() {
+            y[i * out + j] = *v;
+        }
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 16;
+    let mut lanes = [0.0f32; LANES];
+    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for l in 0..LANES {
+            lanes[l] += x[l] * y[l];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+#[inline(always)]
+fn columns_body(
+    x: &[f32],
+    n: usize,
+    k: usize,
+    w: &[f32],
+    bias: &[f32],
+    first: usize,
+    out: &mut [f32],
+) {
+    for (offset, column) in out.chunks_exact_mut(n).enumerate() {
+        let j = first + offset;
+        let (Some(row), Some(b)) = (w.get(j * k..(j + 1) * k), bias.get(j)) else {
+            return;
+        };
+        for (i, o) in column.iter_mut().enumerate() {
+            *o = b + dot(&x[i * k..(i + 1) * k], row);
+        }
+    }
+}
+
+dispatch!(
+    /// Output columns `first..` of `x · wᵀ + bias`, written transposed (one column after another).
+    columns, columns_avx2, columns_body, (x: &[f32], n: usize, k: usize, w: &[f32], bias: &[f32], first: usize, out: &mut [f32])
+);
 
 /// `x += y`, elementwise.
 pub fn add_in_place(x: &mut [f32], y: &[f32]) {
@@ -165,6 +246,34 @@ mod tests {
         linear(&x, n, View::rows(&w, out, k), &b, &mut one, 1).unwrap();
         linear(&x, n, View::rows(&w, out, k), &b, &mut three, 3).unwrap();
         assert_eq!(one, three);
+    }
+
+    #[test]
+    fn few_rows_stream_the_weights_and_agree_with_the_gemm() {
+        let (n, k, out) = (10, 40, 33);
+        let x: Vec<f32> = (0..n * k).map(|i| (i % 11) as f32 * 0.25 - 1.0).collect();
+        let w: Vec<f32> = (0..out * k).map(|i| (i % 5) as f32 - 2.0).collect();
+        let b: Vec<f32> = (0..out).map(|i| i as f32 * 0.1).collect();
+        let mut reference = b.repeat(n);
+        gemm(
+            1.0,
+            View::rows(&x, n, k),
+            View::rows(&w, out, k).t(),
+            1.0,
+            &mut reference,
+            out,
+        )
+        .unwrap();
+        for split in [1, 2, 5] {
+            let mut y = Vec::new();
+            linear(&x, n, View::rows(&w, out, k), &b, &mut y, split).unwrap();
+            for (a, r) in y.iter().zip(&reference) {
+                assert!(
+                    (a - r).abs() <= 1e-4 * r.abs().max(1.0),
+                    "split {split}: {a} vs {r}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -131,33 +131,6 @@ fn layer_norm_body(x: &mut [f32], dim: usize, gamma: &[f32], beta: &[f32], eps: 
     }
 }
 
-/// Whether this CPU runs the AVX2 + FMA builds (std caches the answer).
-#[cfg(target_arch = "x86_64")]
-fn avx2() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-}
-
-/// Define `$name`, which runs `$body` compiled with AVX2 + FMA when the CPU has them.
-macro_rules! dispatch {
-    ($(#[$doc:meta])* $name:ident, $fast:ident, $body:ident, ($($arg:ident: $ty:ty),*)) => {
-        $(#[$doc])*
-        pub fn $name($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            if avx2() {
-                // SAFETY: `$fast` only needs AVX2 and FMA, and `avx2()` just found both.
-                return unsafe { $fast($($arg),*) };
-            }
-            $body($($arg),*)
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,fma")]
-        fn $fast($($arg: $ty),*) {
-            $body($($arg),*)
-        }
-    };
-}
-
 dispatch!(
     /// The exact (erf) GELU of BERT's `hidden_act: gelu`, in place.
     gelu, gelu_avx2, gelu_body, (x: &mut [f32])
