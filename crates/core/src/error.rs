@@ -74,6 +74,14 @@ pub enum EmbedError {
         /// Why.
         reason: String,
     },
+    /// The model's queue is full; the caller should retry after the given delay.
+    #[error("model `{model}` is overloaded; retry in {}s", retry_after.as_secs().max(1))]
+    Overloaded {
+        /// The model.
+        model: String,
+        /// When to try again.
+        retry_after: Duration,
+    },
     /// The model did not answer within its configured timeout.
     #[error("model `{model}` did not answer within {}", humantime::format_duration(*timeout))]
     Timeout {
@@ -87,6 +95,8 @@ pub enum EmbedError {
     AllFailed {
         /// Each attempt in order.
         attempts: Vec<Attempt>,
+        /// The shortest wait an attempt asked for, when the failures were transient (overload).
+        retry_after: Option<Duration>,
     },
     /// A model's configuration is wrong; found when the model is built.
     #[error(transparent)]
@@ -115,11 +125,23 @@ impl EmbedError {
                 Fault::User
             }
             Self::Provider { .. }
+            | Self::Overloaded { .. }
             | Self::Unavailable { .. }
             | Self::Timeout { .. }
             | Self::AllFailed { .. }
             | Self::Config(_) => Fault::Provider,
             Self::Bug(_) => Fault::Bug,
+        }
+    }
+
+    /// How long the caller should wait before trying again, when the failure is transient.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Overloaded { retry_after, .. } => Some(*retry_after),
+            Self::Provider { retry_after, .. } | Self::AllFailed { retry_after, .. } => {
+                *retry_after
+            }
+            _ => None,
         }
     }
 
@@ -150,6 +172,7 @@ mod tests {
     #[test]
     fn all_failed_names_each_attempt() {
         let err = EmbedError::AllFailed {
+            retry_after: None,
             attempts: vec![
                 Attempt {
                     model: "a".into(),

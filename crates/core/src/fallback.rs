@@ -59,6 +59,7 @@ impl Registry {
     ) -> Result<Encoded, EmbedError> {
         let candidates = self.candidates(requested, inputs, policy)?;
         let mut attempts = Vec::new();
+        let mut retry_after: Option<std::time::Duration> = None;
         for (position, name) in candidates.iter().enumerate() {
             match self.encode_one(name, inputs).await {
                 Ok((embeddings, model)) => {
@@ -74,6 +75,9 @@ impl Registry {
                 Err(e) if e.fault() == Fault::User => return Err(e),
                 Err(e) => {
                     tracing::warn!(model = %name, error = %e, "model failed; trying the next one");
+                    if let Some(wait) = e.retry_after() {
+                        retry_after = Some(retry_after.map_or(wait, |w| w.min(wait)));
+                    }
                     attempts.push(Attempt {
                         model: name.clone(),
                         error: e.to_string(),
@@ -82,7 +86,10 @@ impl Registry {
             }
         }
         // However many were tried, the caller learns that nothing could serve, and why each failed.
-        Err(EmbedError::AllFailed { attempts })
+        Err(EmbedError::AllFailed {
+            attempts,
+            retry_after,
+        })
     }
 
     /// The models to try, in order.

@@ -33,6 +33,9 @@ pub enum NativeError {
         /// The vocabulary size.
         vocab: usize,
     },
+    /// Too many requests are waiting for this model; try again shortly.
+    #[error("too many requests are waiting for this model")]
+    Overloaded,
     /// An invariant of the inference code broke.
     #[error("internal inference error: {0}")]
     Bug(String),
@@ -57,6 +60,10 @@ impl NativeError {
                 param: Some(format!("input[{input}][{position}]")),
             },
             Self::Bug(message) => EmbedError::Bug(format!("model `{model}`: {message}")),
+            Self::Overloaded => EmbedError::Overloaded {
+                model: model.to_owned(),
+                retry_after: std::time::Duration::from_secs(1),
+            },
             other => EmbedError::Unavailable {
                 model: model.to_owned(),
                 reason: other.to_string(),

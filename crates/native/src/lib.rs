@@ -10,6 +10,7 @@
 //! - [`ops`]: matrix products (and the row split that lets one text use every core).
 //! - [`vmath`]: vectorised elementwise math: `exp`, GELU, softmax, layer norm.
 //! - [`pooling`]: token states to one vector (mean, CLS, max, last token).
+//! - [`scheduler`]: concurrent requests merged into batches, a bounded queue in front.
 //! - [`model`]: [`NativeModel`], the [`embedd_core::EmbeddingModel`] over all of the above.
 #![deny(missing_docs)]
 
@@ -49,6 +50,7 @@ pub mod layout;
 pub mod model;
 pub mod ops;
 pub mod pooling;
+pub mod scheduler;
 pub mod tokenize;
 pub mod vmath;
 pub mod weights;

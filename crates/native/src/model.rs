@@ -12,6 +12,7 @@ use crate::encoder::Encoder;
 use crate::error::NativeError;
 use crate::layout::ModelLayout;
 use crate::pooling::Pooling;
+use crate::scheduler::{BatchLimits, Scheduler};
 use crate::tokenize::TextTokenizer;
 use crate::weights::Weights;
 
@@ -19,7 +20,7 @@ use crate::weights::Weights;
 const MAX_CHUNK_TOKENS: usize = 4096;
 
 /// The loaded parts of a model, shared by every request.
-struct Engine {
+pub(crate) struct Engine {
     tokenizer: TextTokenizer,
     encoder: Encoder,
     pooling: Pooling,
@@ -31,6 +32,7 @@ struct Engine {
 pub struct NativeModel {
     info: ModelInfo,
     engine: Arc<Engine>,
+    scheduler: Scheduler,
 }
 
 impl NativeModel {
@@ -70,6 +72,18 @@ impl NativeModel {
         tracing::info!(model = name, architecture = ?layout.encoder.architecture, layers = layout.encoder.layers,
             hidden = layout.encoder.hidden, max_tokens = layout.max_seq_length, pooling = ?layout.pooling,
             normalize = layout.normalize, threads, "native model loaded");
+        let engine = Arc::new(Engine {
+            tokenizer,
+            encoder,
+            pooling: layout.pooling,
+            normalize: layout.normalize,
+            pool,
+        });
+        let scheduler = Scheduler::start(
+            engine.clone(),
+            BatchLimits::default(),
+            layout.max_seq_length,
+        )?;
         Ok(Self {
             info: ModelInfo {
                 name: name.to_owned(),
@@ -79,13 +93,8 @@ impl NativeModel {
                 max_tokens: layout.max_seq_length,
                 space: embedd_core::config::space_of(model_id),
             },
-            engine: Arc::new(Engine {
-                tokenizer,
-                encoder,
-                pooling: layout.pooling,
-                normalize: layout.normalize,
-                pool,
-            }),
+            engine,
+            scheduler,
         })
     }
 
@@ -130,7 +139,7 @@ impl Engine {
         self.embed_ids(&ids)
     }
 
-    fn embed_ids(&self, sequences: &[Vec<u32>]) -> Result<Embeddings, NativeError> {
+    pub(crate) fn embed_ids(&self, sequences: &[Vec<u32>]) -> Result<Embeddings, NativeError> {
         let dim = self.encoder.config().hidden;
         let tokens: usize = sequences.iter().map(Vec::len).sum();
         let chunks = chunk(
@@ -192,8 +201,16 @@ impl EmbeddingModel for NativeModel {
     }
 
     async fn encode(&self, texts: &[String]) -> Result<Embeddings, EmbedError> {
-        self.run(texts.to_vec(), |engine, texts| engine.embed_texts(&texts))
+        // Tokenised on the blocking pool, computed by the scheduler on the inference pool.
+        let ids = self
+            .run(texts.to_vec(), |engine, texts| {
+                texts.iter().map(|t| engine.tokenizer.encode(t)).collect()
+            })
+            .await?;
+        self.scheduler
+            .submit(ids)
             .await
+            .map_err(|e| e.into_embed_error(&self.info.name))
     }
 
     async fn encode_tokens(&self, inputs: &[Vec<u32>]) -> Result<Embeddings, EmbedError> {
@@ -202,7 +219,10 @@ impl EmbeddingModel for NativeModel {
             .tokenizer
             .check_ids(inputs)
             .map_err(|e| e.into_embed_error(&self.info.name))?;
-        self.run(ids, |engine, ids| engine.embed_ids(&ids)).await
+        self.scheduler
+            .submit(ids)
+            .await
+            .map_err(|e| e.into_embed_error(&self.info.name))
     }
 
     async fn tokenize(

@@ -20,6 +20,8 @@ pub struct ApiError {
     pub param: Option<String>,
     /// A stable machine-readable code.
     pub code: &'static str,
+    /// Seconds the caller should wait before retrying (sent as `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -30,6 +32,7 @@ impl ApiError {
             message: message.into(),
             param: Some(param.into()),
             code: "invalid_value",
+            retry_after: None,
         }
     }
 
@@ -40,6 +43,7 @@ impl ApiError {
             message: message.into(),
             param: None,
             code,
+            retry_after: None,
         }
     }
 
@@ -58,25 +62,23 @@ impl ApiError {
 impl From<EmbedError> for ApiError {
     fn from(e: EmbedError) -> Self {
         let message = e.to_string();
-        match e {
+        let retry_after = e.retry_after().map(|d| d.as_secs().max(1));
+        let mut error = match e {
             EmbedError::InvalidInput { param, .. } => Self {
-                status: StatusCode::BAD_REQUEST,
-                message,
                 param,
-                code: "invalid_value",
+                ..Self::new(StatusCode::BAD_REQUEST, "invalid_value", message)
             },
             EmbedError::ModelNotFound { .. } => Self {
-                status: StatusCode::NOT_FOUND,
-                message,
                 param: Some("model".to_owned()),
-                code: "model_not_found",
+                ..Self::new(StatusCode::NOT_FOUND, "model_not_found", message)
             },
             EmbedError::Unsupported { .. } => Self {
-                status: StatusCode::BAD_REQUEST,
-                message,
                 param: Some("input".to_owned()),
-                code: "unsupported",
+                ..Self::new(StatusCode::BAD_REQUEST, "unsupported", message)
             },
+            EmbedError::Overloaded { .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message)
+            }
             EmbedError::Provider { .. } => {
                 Self::new(StatusCode::BAD_GATEWAY, "provider_error", message)
             }
@@ -91,7 +93,9 @@ impl From<EmbedError> for ApiError {
             EmbedError::Bug(_) => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message)
             }
-        }
+        };
+        error.retry_after = retry_after;
+        error
     }
 }
 
@@ -112,8 +116,18 @@ impl IntoResponse for ApiError {
                 "code": self.code,
             }
         });
-        (self.status, Json(body)).into_response()
+        with_retry_after((self.status, Json(body)).into_response(), self.retry_after)
     }
+}
+
+/// Add `Retry-After` when the error says when to come back.
+pub fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Response {
+    if let Some(seconds) = seconds {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
+    }
+    response
 }
 
 #[cfg(test)]
@@ -162,6 +176,7 @@ impl From<EmbedError> for PlainError {
 
 impl IntoResponse for PlainError {
     fn into_response(self) -> Response {
-        (self.0.status, Json(json!({ "error": self.0.message }))).into_response()
+        let response = (self.0.status, Json(json!({ "error": self.0.message }))).into_response();
+        with_retry_after(response, self.0.retry_after)
     }
 }

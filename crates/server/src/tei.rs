@@ -43,6 +43,7 @@ impl IntoResponse for TeiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "Validation")
             }
             400..=499 => (StatusCode::UNPROCESSABLE_ENTITY, "Validation"),
+            503 if e.code == "overloaded" => (StatusCode::TOO_MANY_REQUESTS, "Overloaded"),
             503 => (StatusCode::SERVICE_UNAVAILABLE, "Unhealthy"),
             _ => (StatusCode::FAILED_DEPENDENCY, "Backend"),
         };

@@ -203,7 +203,7 @@ async fn crossing_spaces_needs_permission() {
         )
         .await;
     assert!(
-        matches!(&alone, Err(EmbedError::AllFailed { attempts }) if attempts.len() == 1),
+        matches!(&alone, Err(EmbedError::AllFailed { attempts, .. }) if attempts.len() == 1),
         "no chain: only the model asked"
     );
 
@@ -220,7 +220,7 @@ async fn crossing_spaces_needs_permission() {
         .encode_with_fallback(None, Inputs::Texts(&texts), CHAIN)
         .await
     {
-        Err(EmbedError::AllFailed { attempts }) => {
+        Err(EmbedError::AllFailed { attempts, .. }) => {
             let tried: Vec<_> = attempts.iter().map(|a| a.model.as_str()).collect();
             assert_eq!(
                 tried,
@@ -263,7 +263,7 @@ async fn token_input_never_crosses_spaces() {
         .err()
         .unwrap();
     assert!(
-        matches!(&err, EmbedError::AllFailed { attempts } if attempts.len() == 1),
+        matches!(&err, EmbedError::AllFailed { attempts, .. } if attempts.len() == 1),
         "{err}"
     );
 }
