@@ -1,0 +1,74 @@
+//! Micro-benchmarks of the encoder's kernels at the shapes all-MiniLM-L6-v2 runs them:
+//! `cargo bench -p embedd-native --bench kernels`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use embedd_native::ops::{linear, View};
+use embedd_native::vmath;
+
+/// Deterministic, varied values (no RNG needed for timing).
+fn values(n: usize, seed: u32) -> Vec<f32> {
+    (0..n)
+        .map(|i| (((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 2000) as f32 / 1000.0 - 1.0)
+        .collect()
+}
+
+/// The feed-forward up-projection (384 → 1536) for a few rows (one short text, the streaming
+/// path) and for many (a batch, the packed GEMM path), one core and both.
+fn projections(c: &mut Criterion) {
+    let (k, out) = (384, 1536);
+    let w = values(out * k, 1);
+    let b = values(out, 2);
+    let mut group = c.benchmark_group("linear_384x1536");
+    for rows in [20, 32, 256, 700] {
+        let x = values(rows * k, 3);
+        group.throughput(Throughput::Elements((2 * rows * k * out) as u64));
+        for split in [1, 2] {
+            group.bench_with_input(
+                BenchmarkId::new(format!("split{split}"), rows),
+                &rows,
+                |bench, &rows| {
+                    let mut y = Vec::new();
+                    bench.iter(|| linear(&x, rows, View::rows(&w, out, k), &b, &mut y, split));
+                },
+            );
+        }
+    }
+    group.finish();
+}
+
+/// The elementwise work of one layer of a 256-token text.
+fn elementwise(c: &mut Criterion) {
+    let mut group = c.benchmark_group("elementwise");
+    let up = values(256 * 1536, 4);
+    group.throughput(Throughput::Elements(up.len() as u64));
+    group.bench_function("gelu_256x1536", |bench| {
+        bench.iter_batched_ref(
+            || up.clone(),
+            |x| vmath::gelu(x),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    let scores = values(12 * 256 * 256, 5);
+    group.throughput(Throughput::Elements(scores.len() as u64));
+    group.bench_function("softmax_12x256x256", |bench| {
+        bench.iter_batched_ref(
+            || scores.clone(),
+            |x| vmath::softmax_rows(x, 256),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    let hidden = values(256 * 384, 6);
+    let (gamma, beta) = (values(384, 7), values(384, 8));
+    group.throughput(Throughput::Elements(hidden.len() as u64));
+    group.bench_function("layer_norm_256x384", |bench| {
+        bench.iter_batched_ref(
+            || hidden.clone(),
+            |x| vmath::layer_norm(x, 384, &gamma, &beta, 1e-12),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(kernels, projections, elementwise);
+criterion_main!(kernels);
