@@ -39,6 +39,15 @@ pub struct FallbackPolicy {
     pub cross_space: bool,
 }
 
+impl FallbackPolicy {
+    /// Walk the chain, but only through models of the first one's vector space: what every
+    /// route does unless the caller allows crossing spaces.
+    pub const SAME_SPACE: Self = Self {
+        use_chain: true,
+        cross_space: false,
+    };
+}
+
 /// Vectors and the model that made them.
 pub struct Encoded {
     /// The vectors and token count.

@@ -28,11 +28,6 @@ fn texts() -> Vec<String> {
     .to_vec()
 }
 
-const SAME_SPACE: FallbackPolicy = FallbackPolicy {
-    use_chain: true,
-    cross_space: false,
-};
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_remote_provider_gets_the_native_vectors() {
     installed_model("all-MiniLM-L6-v2");
@@ -103,7 +98,7 @@ async fn killing_the_primary_loses_no_request_and_all_down_fails_fast() {
             upstream.child.wait().unwrap();
         }
         let out = registry
-            .encode_with_fallback(None, Inputs::Texts(&texts), SAME_SPACE)
+            .encode_with_fallback(None, Inputs::Texts(&texts), FallbackPolicy::SAME_SPACE)
             .await
             .unwrap_or_else(|e| panic!("request {i} lost: {e}"));
         assert_eq!(out.embeddings.vectors.len(), 3);
@@ -220,7 +215,7 @@ async fn a_slow_provider_times_out_and_the_chain_moves_on() {
     let texts = texts();
     let started = Instant::now();
     let out = registry
-        .encode_with_fallback(None, Inputs::Texts(&texts), SAME_SPACE)
+        .encode_with_fallback(None, Inputs::Texts(&texts), FallbackPolicy::SAME_SPACE)
         .await
         .unwrap();
     assert_eq!(out.model.name(), "fast");
@@ -250,7 +245,7 @@ async fn a_batch_that_fails_half_way_is_answered_whole_by_one_model() {
     ));
     let texts = texts();
     let out = registry
-        .encode_with_fallback(None, Inputs::Texts(&texts), SAME_SPACE)
+        .encode_with_fallback(None, Inputs::Texts(&texts), FallbackPolicy::SAME_SPACE)
         .await
         .unwrap();
     assert_eq!(

@@ -70,11 +70,6 @@ fn resolve(state: &AppState, model: Option<&str>) -> Result<String, PlainError> 
     }
 }
 
-const SAME_SPACE: FallbackPolicy = FallbackPolicy {
-    use_chain: true,
-    cross_space: false,
-};
-
 /// `POST /api/embed`.
 pub async fn embed(
     State(state): State<AppState>,
@@ -103,7 +98,9 @@ pub async fn embed(
     if let (Some(false), EmbedInput::Texts(texts)) = (request.truncate, &input) {
         state.refuse_overlong(&name, "input", texts).await?;
     }
-    let mut encoded = state.embed(Some(&name), &input, SAME_SPACE).await?;
+    let mut encoded = state
+        .embed(Some(&name), &input, FallbackPolicy::SAME_SPACE)
+        .await?;
     shorten(
         &mut encoded.embeddings.vectors,
         dimensions,
@@ -133,7 +130,9 @@ pub async fn embeddings(
     let input = EmbedInput::Texts(vec![prompt]);
     input.check("prompt", 1)?;
     let name = resolve(&state, request.model.as_deref())?;
-    let mut encoded = state.embed(Some(&name), &input, SAME_SPACE).await?;
+    let mut encoded = state
+        .embed(Some(&name), &input, FallbackPolicy::SAME_SPACE)
+        .await?;
     let vector = encoded.embeddings.vectors.pop().unwrap_or_default();
     let body = json!({ "embedding": vector });
     Ok(with_model_header(

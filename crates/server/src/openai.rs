@@ -105,10 +105,7 @@ pub async fn embeddings(
         Some(d) => Some(check_dimensions(d, state.dimensions_of(&name))?),
         None => None,
     };
-    let policy = FallbackPolicy {
-        use_chain: true,
-        cross_space: false,
-    };
+    let policy = FallbackPolicy::SAME_SPACE;
     let mut encoded = state.embed(Some(&name), &input, policy).await?;
     let format = request.encoding_format.unwrap_or_default();
     shorten(

@@ -34,10 +34,7 @@ pub async fn encode(
         .ok_or_else(|| ApiError::invalid("texts", "`texts` (an array of strings) is required"))?;
     let input = EmbedInput::Texts(texts);
     input.check("texts", state.limits.max_inputs)?;
-    let policy = FallbackPolicy {
-        use_chain: true,
-        cross_space: false,
-    };
+    let policy = FallbackPolicy::SAME_SPACE;
     let encoded = state
         .embed(
             request.model.as_deref().filter(|m| !m.is_empty()),

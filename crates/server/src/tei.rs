@@ -114,10 +114,7 @@ pub async fn embed(
     if let (false, EmbedInput::Texts(texts)) = (request.truncate.unwrap_or(false), &input) {
         state.refuse_overlong(&name, "inputs", texts).await?;
     }
-    let policy = FallbackPolicy {
-        use_chain: true,
-        cross_space: false,
-    };
+    let policy = FallbackPolicy::SAME_SPACE;
     let mut encoded = state.embed(Some(&name), &input, policy).await?;
     shorten(
         &mut encoded.embeddings.vectors,

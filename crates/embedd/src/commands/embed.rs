@@ -28,10 +28,7 @@ pub async fn run(args: EmbedArgs) -> anyhow::Result<()> {
     } else {
         args.texts
     };
-    let policy = FallbackPolicy {
-        use_chain: true,
-        cross_space: false,
-    };
+    let policy = FallbackPolicy::SAME_SPACE;
     let encoded = registry
         .encode_with_fallback(Some(&name), Inputs::Texts(&texts), policy)
         .await?;

@@ -60,6 +60,48 @@ fn corpus(args: &BenchArgs) -> anyhow::Result<Vec<String>> {
     Ok(texts)
 }
 
+/// Time `pass` (one pass over the corpus, returning the tokens read) `--runs` times, each run
+/// repeating it until `--min-seconds`; a report of the median.
+async fn timed<F, Fut>(
+    mode: &'static str,
+    model: &dyn embedd_core::EmbeddingModel,
+    texts: usize,
+    args: &BenchArgs,
+    mut pass: F,
+) -> anyhow::Result<Report>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<usize>>,
+{
+    let mut per_pass = Vec::with_capacity(args.runs);
+    let (mut tokens, mut passes_per_run) = (0, 0);
+    for _ in 0..args.runs {
+        let started = std::time::Instant::now();
+        let mut passes = 0;
+        while passes == 0 || started.elapsed().as_secs_f64() < args.min_seconds {
+            tokens = pass().await?;
+            passes += 1;
+        }
+        per_pass.push(started.elapsed().as_secs_f64() / passes as f64);
+        passes_per_run = passes_per_run.max(passes);
+    }
+    let seconds = median(&per_pass);
+    Ok(Report {
+        mode,
+        model: model.name().to_owned(),
+        provider: model.provider().as_str(),
+        texts,
+        tokens,
+        batch: args.batch,
+        seconds,
+        texts_per_s: texts as f64 / seconds,
+        tokens_per_s: tokens as f64 / seconds,
+        runs: args.runs,
+        passes_per_run,
+        runs_s: per_pass,
+    })
+}
+
 /// The median of some timings.
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();

@@ -3,13 +3,12 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{bail, Context};
 use embedd_core::{Config, Registry};
 use embedd_server::{AppState, Limits};
 
-use super::{median, Report};
+use super::{timed, Report};
 use crate::cli::BenchArgs;
 
 /// Serve the registry, drive it with concurrent clients, report texts per second.
@@ -44,36 +43,14 @@ pub async fn run(
         args.clients,
     )
     .await?;
-    let mut per_pass = Vec::with_capacity(args.runs);
-    let (mut tokens, mut passes_per_run) = (0, 0);
-    for _ in 0..args.runs {
-        let started = Instant::now();
-        let mut passes = 0;
-        while passes == 0 || started.elapsed().as_secs_f64() < args.min_seconds {
-            tokens = pass(&client, &base, name, &batches, args.clients).await?;
-            passes += 1;
-        }
-        per_pass.push(started.elapsed().as_secs_f64() / passes as f64);
-        passes_per_run = passes_per_run.max(passes);
-    }
+    let model = registry.get_or_create(name).await?;
+    let report = timed("server", model.as_ref(), texts.len(), args, || {
+        pass(&client, &base, name, &batches, args.clients)
+    })
+    .await;
     let _ = stop.send(());
     let _ = server.await;
-    let seconds = median(&per_pass);
-    let model = registry.get_or_create(name).await?;
-    Ok(Report {
-        mode: "server",
-        model: name.to_owned(),
-        provider: model.provider().as_str(),
-        texts: texts.len(),
-        tokens,
-        batch: args.batch,
-        seconds,
-        texts_per_s: texts.len() as f64 / seconds,
-        tokens_per_s: tokens as f64 / seconds,
-        runs: args.runs,
-        passes_per_run,
-        runs_s: per_pass,
-    })
+    report
 }
 
 /// Every batch once, `clients` requests in flight at a time; the tokens reported.
