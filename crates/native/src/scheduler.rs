@@ -133,7 +133,11 @@ fn batch_loop(engine: &Engine, waiting: &Receiver<Job>, limits: BatchLimits) {
                 Err(_) => break,
             }
         }
-        run(engine, batch);
+        // A panic in the kernels is a bug; it fails this batch (its callers see their answers
+        // dropped) but must not take the model down for every later request.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(engine, batch))).is_err() {
+            tracing::error!("a batch panicked; its requests failed, the scheduler goes on");
+        }
     }
 }
 
