@@ -72,11 +72,7 @@ pub async fn generate(
         cross_space: request.use_fallback,
     };
     let encoded = state
-        .embed(
-            request.model.as_deref().filter(|m| !m.is_empty()),
-            &input,
-            policy,
-        )
+        .embed(request.model.as_deref(), &input, policy)
         .await?;
     let vectors = &encoded.embeddings.vectors;
     let body = GenerateResponse {

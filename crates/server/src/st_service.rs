@@ -36,11 +36,7 @@ pub async fn encode(
     input.check("texts", state.limits.max_inputs)?;
     let policy = FallbackPolicy::SAME_SPACE;
     let encoded = state
-        .embed(
-            request.model.as_deref().filter(|m| !m.is_empty()),
-            &input,
-            policy,
-        )
+        .embed(request.model.as_deref(), &input, policy)
         .await?;
     let body = json!({ "embeddings": encoded.embeddings.vectors });
     Ok(with_model_header(

@@ -35,8 +35,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Embed `input` with `model` (or the default) along the fallback chain as `policy` allows,
-    /// logging counts and sizes, never the text.
+    /// Embed `input` with `model` (or the default, also for an empty name) along the fallback
+    /// chain as `policy` allows, logging counts and sizes, never the text.
     pub async fn embed(
         &self,
         model: Option<&str>,
