@@ -155,3 +155,35 @@ fn memory_stays_small() {
         "peak RSS serving batches of 32 long passages: {peak} KiB"
     );
 }
+
+#[test]
+fn a_batch_budget_smaller_than_the_longest_input_is_refused_at_start() {
+    installed_model("all-MiniLM-L6-v2");
+    let scratch = common::scratch_dir("budget");
+    let config = scratch.join("config.yaml");
+    std::fs::write(
+        &config,
+        "embeddings:\n  default_model: m\n  models:\n    m: {provider: native, model_id: all-MiniLM-L6-v2, max_batch_tokens: 100, queue_size: 8}\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = common::run_with_env(
+        &["embed", "--config", config.to_str().unwrap(), "hello"],
+        &[],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("max_batch_tokens") && stderr.contains("256"),
+        "{stderr}"
+    );
+    std::fs::write(
+        &config,
+        "embeddings:\n  default_model: m\n  models:\n    m: {provider: native, model_id: all-MiniLM-L6-v2, max_batch_tokens: 256, queue_size: 8}\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = common::run_with_env(
+        &["embed", "--config", config.to_str().unwrap(), "hello"],
+        &[],
+    );
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("\"model\":\"m\""), "{stdout}");
+}

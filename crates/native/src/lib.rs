@@ -57,3 +57,4 @@ pub mod weights;
 
 pub use error::NativeError;
 pub use model::NativeModel;
+pub use scheduler::BatchLimits;

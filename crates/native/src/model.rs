@@ -98,6 +98,13 @@ impl NativeModel {
         })
     }
 
+    /// The same model with its scheduler set to `limits`; refused when the token budget cannot
+    /// hold the model's longest input.
+    pub fn with_batch_limits(mut self, limits: BatchLimits) -> Result<Self, NativeError> {
+        self.scheduler = Scheduler::start(self.engine.clone(), limits, self.info.max_tokens)?;
+        Ok(self)
+    }
+
     /// The same model with another vector-space name (from the config's `space`).
     pub fn with_space(mut self, space: String) -> Self {
         self.info.space = space;

@@ -43,7 +43,7 @@ impl BatchLimits {
     pub fn check(&self, longest_input: usize) -> Result<(), NativeError> {
         if self.max_batch_tokens < longest_input || self.max_batch_requests == 0 {
             return Err(NativeError::Unsupported(format!(
-                "the batch budget of {} tokens and {} requests cannot hold this model's longest input ({longest_input} tokens)",
+                "the batch budget of {} tokens and {} requests cannot hold this model's longest input ({longest_input} tokens); raise max_batch_tokens",
                 self.max_batch_tokens, self.max_batch_requests
             )));
         }
@@ -70,12 +70,7 @@ impl Scheduler {
         limits: BatchLimits,
         longest_input: usize,
     ) -> Result<Self, NativeError> {
-        if limits.max_batch_tokens < longest_input || limits.max_batch_requests == 0 {
-            return Err(NativeError::Unsupported(format!(
-                "the batch budget of {} tokens cannot hold this model's longest input ({longest_input} tokens)",
-                limits.max_batch_tokens
-            )));
-        }
+        limits.check(longest_input)?;
         let (queue, waiting) = mpsc::sync_channel(limits.queue);
         std::thread::Builder::new()
             .name("embedd-batcher".to_owned())

@@ -147,6 +147,12 @@ pub struct ModelConfig {
     /// when absent).
     #[serde(default)]
     pub cost_per_1k_tokens: Option<f64>,
+    /// In-process models: most tokens merged into one batch (it must hold the longest input).
+    #[serde(default)]
+    pub max_batch_tokens: Option<usize>,
+    /// In-process models: most requests waiting; more are refused with 503 and Retry-After.
+    #[serde(default)]
+    pub queue_size: Option<usize>,
 }
 
 impl ModelConfig {

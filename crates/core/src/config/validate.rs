@@ -141,6 +141,12 @@ fn check_model(m: &ModelConfig) -> Vec<(&'static str, String)> {
     if m.batch_size == Some(0) {
         out.push(("batch_size", "must be at least 1".to_owned()));
     }
+    if m.max_batch_tokens == Some(0) {
+        out.push(("max_batch_tokens", "must be at least 1".to_owned()));
+    }
+    if m.queue_size == Some(0) {
+        out.push(("queue_size", "must be at least 1".to_owned()));
+    }
     if m.timeout.is_some_and(|t| t.is_zero()) {
         out.push(("timeout", "must be longer than zero".to_owned()));
     }
