@@ -111,9 +111,10 @@ impl NativeModel {
         self
     }
 
-    /// Tokenize and embed on the calling thread's pool; for the CLI and tests.
+    /// Tokenize and embed on the calling thread, bypassing the scheduler; for callers without
+    /// an async runtime, such as tests.
     pub fn embed_texts_blocking(&self, texts: &[String]) -> Result<Embeddings, NativeError> {
-        self.engine.embed_texts(texts)
+        self.engine.embed_ids(&self.engine.tokenize_all(texts)?)
     }
 
     /// Run `job` on the blocking pool, off the async runtime's threads.
@@ -136,14 +137,9 @@ impl NativeModel {
 }
 
 impl Engine {
-    fn embed_texts(&self, texts: &[String]) -> Result<Embeddings, NativeError> {
-        let ids = self.pool.install(|| {
-            texts
-                .par_iter()
-                .map(|t| self.tokenizer.encode(t))
-                .collect::<Result<Vec<_>, _>>()
-        })?;
-        self.embed_ids(&ids)
+    /// Token ids of every text, computed on the calling thread (never the inference pool).
+    fn tokenize_all(&self, texts: &[String]) -> Result<Vec<Vec<u32>>, NativeError> {
+        texts.iter().map(|t| self.tokenizer.encode(t)).collect()
     }
 
     pub(crate) fn embed_ids(&self, sequences: &[Vec<u32>]) -> Result<Embeddings, NativeError> {
@@ -210,9 +206,7 @@ impl EmbeddingModel for NativeModel {
     async fn encode(&self, texts: &[String]) -> Result<Embeddings, EmbedError> {
         // Tokenised on the blocking pool, computed by the scheduler on the inference pool.
         let ids = self
-            .run(texts.to_vec(), |engine, texts| {
-                texts.iter().map(|t| engine.tokenizer.encode(t)).collect()
-            })
+            .run(texts.to_vec(), |engine, texts| engine.tokenize_all(&texts))
             .await?;
         self.scheduler
             .submit(ids)
