@@ -10,29 +10,46 @@ use std::collections::HashMap;
 use crate::arch::{mpnet, EncoderConfig};
 use crate::error::NativeError;
 use crate::ops::{self, View};
+use crate::quant::{self, Int8Linear, Precision, QuantizedRows};
 use crate::vmath;
 use crate::weights::{Tensor, Weights};
 
 struct Linear {
     weight: Tensor,
     bias: Tensor,
+    /// The same layer in int8, when the model runs int8.
+    int8: Option<Int8Linear>,
 }
 
 impl Linear {
-    fn load(w: &Weights, name: &str, out: usize, input: usize) -> Result<Self, NativeError> {
-        Ok(Self {
-            weight: w.get(&format!("{name}.weight"), &[out, input])?,
-            bias: w.get(&format!("{name}.bias"), &[out])?,
-        })
+    fn load(
+        w: &Weights,
+        name: &str,
+        out: usize,
+        input: usize,
+        precision: Precision,
+    ) -> Result<Self, NativeError> {
+        let weight = w.get(&format!("{name}.weight"), &[out, input])?;
+        let bias = w.get(&format!("{name}.bias"), &[out])?;
+        let int8 = match precision {
+            Precision::F32 => None,
+            Precision::Int8 => Some(Int8Linear::new(weight.data(), bias.data(), out, input)?),
+        };
+        Ok(Self { weight, bias, int8 })
     }
 
+    /// `y = x · wᵀ + bias`; an int8 layer reads `quantized`, the same rows as `x` quantized.
     fn forward(
         &self,
         x: &[f32],
+        quantized: Option<&QuantizedRows>,
         rows: usize,
         y: &mut Vec<f32>,
         split: usize,
     ) -> Result<(), NativeError> {
+        if let (Some(layer), Some(q)) = (&self.int8, quantized) {
+            return quant::linear(x, q, layer, self.weight.data(), y, split);
+        }
         let view = View::rows(
             self.weight.data(),
             self.weight.shape[0],
@@ -86,6 +103,7 @@ pub struct Encoder {
     embedding_norm: Norm,
     layers: Vec<Layer>,
     relative_bias: Option<Tensor>,
+    precision: Precision,
 }
 
 /// Scratch buffers reused across layers of one forward pass.
@@ -99,11 +117,18 @@ struct Scratch {
     up: Vec<f32>,
     down: Vec<f32>,
     scores: Vec<f32>,
+    /// The current layer input quantized (int8 models only).
+    quantized: QuantizedRows,
 }
 
 impl Encoder {
-    /// Bind every tensor the config calls for, checking each one's shape.
-    pub fn load(w: &Weights, config: EncoderConfig) -> Result<Self, NativeError> {
+    /// Bind every tensor the config calls for, checking each one's shape; with
+    /// [`Precision::Int8`] the linear layers are also quantized (the rest stays `f32`).
+    pub fn load(
+        w: &Weights,
+        config: EncoderConfig,
+        precision: Precision,
+    ) -> Result<Self, NativeError> {
         let arch = config.architecture;
         let prefix = if w.contains("embeddings.word_embeddings.weight") {
             ""
@@ -116,13 +141,25 @@ impl Encoder {
             .map(|i| {
                 let p = format!("{prefix}encoder.layer.{i}.");
                 Ok(Layer {
-                    q: Linear::load(w, &format!("{p}{}", names.q), h, h)?,
-                    k: Linear::load(w, &format!("{p}{}", names.k), h, h)?,
-                    v: Linear::load(w, &format!("{p}{}", names.v), h, h)?,
-                    o: Linear::load(w, &format!("{p}{}", names.o), h, h)?,
+                    q: Linear::load(w, &format!("{p}{}", names.q), h, h, precision)?,
+                    k: Linear::load(w, &format!("{p}{}", names.k), h, h, precision)?,
+                    v: Linear::load(w, &format!("{p}{}", names.v), h, h, precision)?,
+                    o: Linear::load(w, &format!("{p}{}", names.o), h, h, precision)?,
                     attention_norm: Norm::load(w, &format!("{p}{}", names.attention_norm), h)?,
-                    up: Linear::load(w, &format!("{p}intermediate.dense"), config.intermediate, h)?,
-                    down: Linear::load(w, &format!("{p}output.dense"), h, config.intermediate)?,
+                    up: Linear::load(
+                        w,
+                        &format!("{p}intermediate.dense"),
+                        config.intermediate,
+                        h,
+                        precision,
+                    )?,
+                    down: Linear::load(
+                        w,
+                        &format!("{p}output.dense"),
+                        h,
+                        config.intermediate,
+                        precision,
+                    )?,
                     output_norm: Norm::load(w, &format!("{p}output.LayerNorm"), h)?,
                 })
             })
@@ -154,6 +191,7 @@ impl Encoder {
             embedding_norm: Norm::load(w, &format!("{prefix}embeddings.LayerNorm"), h)?,
             layers,
             relative_bias,
+            precision,
             config,
         })
     }
@@ -180,9 +218,10 @@ impl Encoder {
             }
         }
         for layer in &self.layers {
-            layer.q.forward(&x, total, &mut s.q, split)?;
-            layer.k.forward(&x, total, &mut s.k, split)?;
-            layer.v.forward(&x, total, &mut s.v, split)?;
+            let q = self.quantize(&x, total, h, &mut s.quantized)?;
+            layer.q.forward(&x, q, total, &mut s.q, split)?;
+            layer.k.forward(&x, q, total, &mut s.k, split)?;
+            layer.v.forward(&x, q, total, &mut s.v, split)?;
             s.context.clear();
             s.context.resize(total * h, 0.0);
             let mut offset = 0;
@@ -190,19 +229,42 @@ impl Encoder {
                 self.attend(&mut s, offset, seq.len(), bucket_cache.get(&seq.len()))?;
                 offset += seq.len();
             }
-            layer.o.forward(&s.context, total, &mut s.attended, split)?;
+            let q = self.quantize(&s.context, total, h, &mut s.quantized)?;
+            layer
+                .o
+                .forward(&s.context, q, total, &mut s.attended, split)?;
             ops::add_in_place(&mut s.attended, &x);
             layer.attention_norm.apply(&mut s.attended, self.config.eps);
             std::mem::swap(&mut x, &mut s.attended);
 
-            layer.up.forward(&x, total, &mut s.up, split)?;
+            let q = self.quantize(&x, total, h, &mut s.quantized)?;
+            layer.up.forward(&x, q, total, &mut s.up, split)?;
             vmath::gelu(&mut s.up);
-            layer.down.forward(&s.up, total, &mut s.down, split)?;
+            let q = self.quantize(&s.up, total, self.config.intermediate, &mut s.quantized)?;
+            layer.down.forward(&s.up, q, total, &mut s.down, split)?;
             ops::add_in_place(&mut s.down, &x);
             layer.output_norm.apply(&mut s.down, self.config.eps);
             std::mem::swap(&mut x, &mut s.down);
         }
         Ok(x)
+    }
+
+    /// `x` quantized into `into` when this encoder runs int8: once per layer input, shared by
+    /// every projection that reads it (Q, K and V read the same rows).
+    fn quantize<'a>(
+        &self,
+        x: &[f32],
+        rows: usize,
+        k: usize,
+        into: &'a mut QuantizedRows,
+    ) -> Result<Option<&'a QuantizedRows>, NativeError> {
+        match self.precision {
+            Precision::F32 => Ok(None),
+            Precision::Int8 => {
+                into.quantize(x, rows, k)?;
+                Ok(Some(into))
+            }
+        }
     }
 
     /// Word + position (+ token type 0) embeddings, layer-normalised.

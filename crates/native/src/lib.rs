@@ -8,6 +8,7 @@
 //! - [`arch`]: the supported architectures (BERT, RoBERTa, MPNet) and their `config.json`.
 //! - [`encoder`]: one transformer encoder for all of them, run on real tokens only (no padding).
 //! - [`ops`]: matrix products (and the row split that lets one text use every core).
+//! - [`quant`]: int8 linear layers (opt in per model): quantized weights, AVX-512 VNNI kernel.
 //! - [`vmath`]: vectorised elementwise math: `exp`, GELU, softmax, layer norm.
 //! - [`pooling`]: token states to one vector (mean, CLS, max, last token).
 //! - [`scheduler`]: concurrent requests merged into batches, a bounded queue in front.
@@ -50,11 +51,13 @@ pub mod layout;
 pub mod model;
 pub mod ops;
 pub mod pooling;
+pub mod quant;
 pub mod scheduler;
 pub mod tokenize;
 pub mod vmath;
 pub mod weights;
 
 pub use error::NativeError;
-pub use model::NativeModel;
+pub use model::{LoadOptions, NativeModel};
+pub use quant::Precision;
 pub use scheduler::BatchLimits;

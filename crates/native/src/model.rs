@@ -12,6 +12,7 @@ use crate::encoder::Encoder;
 use crate::error::NativeError;
 use crate::layout::ModelLayout;
 use crate::pooling::Pooling;
+use crate::quant::{self, Precision};
 use crate::scheduler::{BatchLimits, Scheduler};
 use crate::tokenize::TextTokenizer;
 use crate::weights::Weights;
@@ -28,6 +29,28 @@ pub(crate) struct Engine {
     pool: rayon::ThreadPool,
 }
 
+/// How to load a model: everything but where it is and what it is called.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Lowers the model's own input limit; it cannot raise it.
+    pub max_tokens: Option<usize>,
+    /// Inference threads.
+    pub threads: usize,
+    /// The linear layers' precision (`quantize:` in the config).
+    pub precision: Precision,
+}
+
+impl Default for LoadOptions {
+    /// The model's own limit, one thread per core, `f32`.
+    fn default() -> Self {
+        Self {
+            max_tokens: None,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            precision: Precision::F32,
+        }
+    }
+}
+
 /// A model run in this process from its safetensors weights.
 pub struct NativeModel {
     info: ModelInfo,
@@ -36,17 +59,16 @@ pub struct NativeModel {
 }
 
 impl NativeModel {
-    /// Load the model in `dir` under registry name `name`, computing on `threads` threads.
-    /// `max_tokens` lowers the model's own input limit; it cannot raise it.
+    /// Load the model in `dir` under registry name `name`.
     pub fn load(
         name: &str,
         model_id: &str,
         dir: &Path,
-        max_tokens: Option<usize>,
-        threads: usize,
+        options: &LoadOptions,
     ) -> Result<Self, NativeError> {
+        let threads = options.threads;
         let mut layout = ModelLayout::read(dir)?;
-        if let Some(limit) = max_tokens {
+        if let Some(limit) = options.max_tokens {
             if limit > layout.max_seq_length || limit < 2 {
                 return Err(NativeError::Unsupported(format!(
                     "max_tokens {limit} is out of range: this model reads 2 to {} tokens",
@@ -56,7 +78,7 @@ impl NativeModel {
             layout.max_seq_length = limit;
         }
         let weights = Weights::open(&layout.transformer_dir.join("model.safetensors"))?;
-        let encoder = Encoder::load(&weights, layout.encoder.clone())?;
+        let encoder = Encoder::load(&weights, layout.encoder.clone(), options.precision)?;
         let tokenizer = TextTokenizer::load(
             &layout.transformer_dir.join("tokenizer.json"),
             layout.max_seq_length,
@@ -71,7 +93,16 @@ impl NativeModel {
             })?;
         tracing::info!(model = name, architecture = ?layout.encoder.architecture, layers = layout.encoder.layers,
             hidden = layout.encoder.hidden, max_tokens = layout.max_seq_length, pooling = ?layout.pooling,
-            normalize = layout.normalize, threads, "native model loaded");
+            normalize = layout.normalize, threads, precision = ?options.precision,
+            int8_kernel = quant::Kernel::detect().name(), "native model loaded");
+        if options.precision == Precision::Int8
+            && quant::Kernel::detect() == quant::Kernel::Portable
+        {
+            tracing::warn!(
+                model = name,
+                "this CPU has no AVX-512 VNNI: int8 runs on portable code, slower than f32 here"
+            );
+        }
         let engine = Arc::new(Engine {
             tokenizer,
             encoder,

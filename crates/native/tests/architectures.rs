@@ -55,7 +55,16 @@ fn small_models_of_each_architecture_match_sentence_transformers() {
         serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(reference.len(), 3);
     for (name, expected) in reference {
-        let model = NativeModel::load(&name, &name, &out.join(&name), None, 2).unwrap();
+        let model = NativeModel::load(
+            &name,
+            &name,
+            &out.join(&name),
+            &embedd_native::LoadOptions {
+                threads: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let ours = model.embed_texts_blocking(&texts).unwrap();
         for (i, (a, b)) in ours.vectors.iter().zip(&expected).enumerate() {
             let c = cosine(a, b);

@@ -111,7 +111,16 @@ fn check(hub_id: &str) {
     let texts = texts();
     assert!(texts.len() >= 40);
     let expected = reference(&python, &dir, &texts);
-    let model = NativeModel::load("m", hub_id, &dir, None, 2).unwrap();
+    let model = NativeModel::load(
+        "m",
+        hub_id,
+        &dir,
+        &embedd_native::LoadOptions {
+            threads: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let ours = model.embed_texts_blocking(&texts).unwrap();
     let mut worst = (1.0f64, 0);
     for (i, (a, b)) in ours.vectors.iter().zip(&expected).enumerate() {

@@ -10,7 +10,18 @@ async fn concurrent_requests_get_their_own_vectors() {
     let dir = embedd_fetch::Fetcher::from_env()
         .fetch("all-MiniLM-L6-v2")
         .unwrap();
-    let model = Arc::new(NativeModel::load("m", "all-MiniLM-L6-v2", &dir, None, 2).unwrap());
+    let model = Arc::new(
+        NativeModel::load(
+            "m",
+            "all-MiniLM-L6-v2",
+            &dir,
+            &embedd_native::LoadOptions {
+                threads: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    );
     let corpus = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/bench/corpus_short.txt"

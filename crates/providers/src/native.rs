@@ -5,21 +5,24 @@ use std::sync::Arc;
 use embedd_core::config::ConfigError;
 use embedd_core::{EmbedError, EmbeddingModel, ModelConfig};
 use embedd_fetch::Fetcher;
-use embedd_native::{BatchLimits, NativeModel};
+use embedd_native::{BatchLimits, LoadOptions, NativeModel};
 
 /// Build the native model `config` describes: `model_id` is a catalog name, a hub id, or a path
 /// to a sentence-transformers directory.
 pub async fn build(config: &ModelConfig) -> Result<Arc<dyn EmbeddingModel>, EmbedError> {
     let name = config.name.clone();
     let model_id = config.model_id.clone().unwrap_or_else(|| name.clone());
-    let max_tokens = config.max_tokens;
     let defaults = BatchLimits::default();
     let limits = BatchLimits {
         max_batch_tokens: config.max_batch_tokens.unwrap_or(defaults.max_batch_tokens),
         queue: config.queue_size.unwrap_or(defaults.queue),
         ..defaults
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let options = LoadOptions {
+        max_tokens: config.max_tokens,
+        precision: config.quantize.unwrap_or_default(),
+        ..LoadOptions::default()
+    };
     let unavailable = |reason: String| EmbedError::Unavailable {
         model: config.name.clone(),
         reason,
@@ -34,7 +37,7 @@ pub async fn build(config: &ModelConfig) -> Result<Arc<dyn EmbeddingModel>, Embe
                 reason: e.to_string(),
             })?;
         let canonical = embedd_fetch::canonical_id(&task_id);
-        NativeModel::load(&task_name, &canonical, &dir, max_tokens, threads)
+        NativeModel::load(&task_name, &canonical, &dir, &options)
             .and_then(|model| model.with_batch_limits(limits))
             .map_err(|e| e.into_embed_error(&task_name))
     })

@@ -21,7 +21,9 @@ mod validate;
 
 use std::path::Path;
 
-pub use types::{space_of, Config, EmbeddingsConfig, ModelConfig, ProviderKind, ServerConfig};
+pub use types::{
+    space_of, Config, EmbeddingsConfig, ModelConfig, Precision, ProviderKind, ServerConfig,
+};
 pub use units::ByteSize;
 
 /// One problem found in a configuration, with the key it is about.

@@ -55,7 +55,21 @@ fn the_shipped_config_and_the_builtin_load() {
     let builtin = Config::builtin().unwrap();
     assert_eq!(builtin.embeddings.default_model, "all-minilm-l6-v2");
     assert_eq!(builtin.embeddings.models[0].provider, ProviderKind::Native);
-    assert_eq!(builtin.embeddings.models[2].provider, ProviderKind::Local);
+    let hash = builtin
+        .embeddings
+        .models
+        .iter()
+        .find(|m| m.name == "local-hash")
+        .unwrap();
+    assert_eq!(hash.provider, ProviderKind::Local);
+    let int8 = builtin
+        .embeddings
+        .models
+        .iter()
+        .find(|m| m.name == "all-minilm-l6-v2-int8")
+        .unwrap();
+    assert_eq!(int8.quantize, Some(Precision::Int8));
+    assert_eq!(int8.effective_space(), "all-minilm-l6-v2");
     assert_eq!(builtin.server.max_inputs, 2048);
     assert_eq!(builtin.server.body_limit, ByteSize(2 * 1024 * 1024));
 }
@@ -206,4 +220,30 @@ fn every_provider_name_and_alias_parses() {
                 || kind.as_str() == name
         );
     }
+}
+
+#[test]
+fn quantize_is_for_native_models_and_names_its_values() {
+    let ok = parse(
+        "embeddings:\n  default_model: a\n  models:\n    a: {provider: native, model_id: m, quantize: int8}\n    b: {provider: native, model_id: m, quantize: none}\n",
+    )
+    .unwrap();
+    assert_eq!(ok.embeddings.models[0].quantize, Some(Precision::Int8));
+    assert_eq!(ok.embeddings.models[1].quantize, Some(Precision::F32));
+    let remote = issues(
+        "embeddings:\n  default_model: a\n  models:\n    a: {provider: ollama, model_id: m, quantize: int8}\n",
+    );
+    assert!(
+        remote.iter().any(|i| i.to_string().contains("quantize")),
+        "{remote:?}"
+    );
+    let text = parse(
+        "embeddings:\n  default_model: a\n  models:\n    a: {provider: native, model_id: m, quantize: int4}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        text.contains("models.a.quantize") && text.contains("int8"),
+        "{text}"
+    );
 }

@@ -42,6 +42,33 @@ pub struct EmbeddingsConfig {
     pub circuit_breaker: crate::circuit::BreakerPolicy,
 }
 
+/// How an in-process model's linear layers compute (`quantize:` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub enum Precision {
+    /// `f32` throughout: the default, matching sentence-transformers to cosine 0.9999.
+    #[default]
+    #[serde(rename = "none", alias = "f32", alias = "fp32")]
+    F32,
+    /// int8 linear layers (per-channel weight scales, per-token activation scales); embeddings,
+    /// layer norms, attention, GELU and pooling stay `f32`. Cosine >= 0.99 to the `f32` vectors.
+    #[serde(rename = "int8")]
+    Int8,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "int8" => Ok(Self::Int8),
+            "none" | "f32" | "fp32" => Ok(Self::F32),
+            other => Err(format!(
+                "quantize `{other}` is not offered: use `int8`, or `none` for f32"
+            )),
+        }
+    }
+}
+
 /// Which implementation runs a model. The set is closed: adding a provider means adding a variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -153,6 +180,9 @@ pub struct ModelConfig {
     /// In-process models: most requests waiting; more are refused with 503 and Retry-After.
     #[serde(default)]
     pub queue_size: Option<usize>,
+    /// In-process models: `int8` runs the linear layers in int8 (faster, cosine >= 0.99 to f32).
+    #[serde(default)]
+    pub quantize: Option<Precision>,
 }
 
 impl ModelConfig {

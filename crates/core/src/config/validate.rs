@@ -147,6 +147,12 @@ fn check_model(m: &ModelConfig) -> Vec<(&'static str, String)> {
     if m.queue_size == Some(0) {
         out.push(("queue_size", "must be at least 1".to_owned()));
     }
+    if m.quantize.is_some() && m.provider != ProviderKind::Native {
+        out.push((
+            "quantize",
+            "only native (in-process) models can be quantized".to_owned(),
+        ));
+    }
     if m.timeout.is_some_and(|t| t.is_zero()) {
         out.push(("timeout", "must be longer than zero".to_owned()));
     }

@@ -1,0 +1,144 @@
+//! The int8 product kernels: AVX-512 VNNI where the CPU has it, portable code everywhere.
+//!
+//! Both compute the same exact `i32` sums from the same packed bytes; the choice is speed only.
+
+use std::ops::Range;
+
+use super::{Int8Linear, QuantizedRows, GROUP_COLS, K_STEP};
+use crate::error::NativeError;
+
+/// Which int8 kernel computes a product: a closed set, picked once per process by [`Kernel::detect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// Plain Rust (vectorised by the compiler for AVX2 where present): any CPU.
+    Portable,
+    /// AVX-512 VNNI `vpdpbusd`: 64 byte products per instruction.
+    Avx512Vnni,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs.
+    pub fn detect() -> Self {
+        if vnni512() {
+            Self::Avx512Vnni
+        } else {
+            Self::Portable
+        }
+    }
+
+    /// Every kernel this CPU runs, fastest first.
+    pub fn available() -> Vec<Self> {
+        let mut all = Vec::new();
+        if vnni512() {
+            all.push(Self::Avx512Vnni);
+        }
+        all.push(Self::Portable);
+        all
+    }
+
+    /// A short name for logs and benchmark ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Portable => "portable",
+            Self::Avx512Vnni => "avx512-vnni",
+        }
+    }
+
+    /// Columns of panel groups `groups` of `x · wᵀ + bias` into `y`, whose row stride is
+    /// `stride` and whose first column is the first column of `groups`.
+    pub(super) fn run(
+        self,
+        x: &QuantizedRows,
+        w: &Int8Linear,
+        groups: Range<usize>,
+        y: &mut [f32],
+        stride: usize,
+    ) -> Result<(), NativeError> {
+        if x.rows == 0 {
+            return Ok(());
+        }
+        let width = (groups.end * GROUP_COLS).min(w.out) - (groups.start * GROUP_COLS).min(w.out);
+        if groups.end > w.groups()
+            || groups.start >= groups.end
+            || stride < width
+            || y.len() < (x.rows - 1) * stride + width
+            || x.stride != w.steps() * K_STEP
+            || x.data.len() < x.rows * x.stride
+        {
+            return Err(NativeError::Bug(format!(
+                "int8 product does not fit: groups {groups:?} of {}, {} rows into {} values",
+                w.groups(),
+                x.rows,
+                y.len()
+            )));
+        }
+        match self {
+            Self::Portable => {
+                portable(x, w, groups, y, stride);
+                Ok(())
+            }
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512Vnni if vnni512() => {
+                // SAFETY: the CPU has every feature `vnni::run` is compiled for (just checked),
+                // and the shapes were checked above as `vnni::run` requires.
+                unsafe { super::vnni::run(x, w, groups, y, stride) };
+                Ok(())
+            }
+            Self::Avx512Vnni => Err(NativeError::Bug(
+                "the AVX-512 VNNI kernel was chosen on a CPU without it".to_owned(),
+            )),
+        }
+    }
+}
+
+/// Whether this CPU has what the AVX-512 VNNI kernel is compiled for (std caches the answer).
+fn vnni512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+#[inline(always)]
+fn portable_body(
+    x: &QuantizedRows,
+    w: &Int8Linear,
+    groups: Range<usize>,
+    y: &mut [f32],
+    stride: usize,
+) {
+    let group_bytes = w.steps() * GROUP_COLS * K_STEP;
+    let first = groups.start * GROUP_COLS;
+    for g in groups {
+        let packed = &w.packed[g * group_bytes..(g + 1) * group_bytes];
+        let columns = g * GROUP_COLS..((g + 1) * GROUP_COLS).min(w.out);
+        for (r, a) in x.data.chunks_exact(x.stride).take(x.rows).enumerate() {
+            let mut sums = [0i32; GROUP_COLS];
+            for (step, four) in packed
+                .chunks_exact(GROUP_COLS * K_STEP)
+                .zip(a.chunks_exact(4))
+            {
+                for (sum, weights) in sums.iter_mut().zip(step.chunks_exact(K_STEP)) {
+                    for (w, a) in weights.iter().zip(four) {
+                        *sum += i32::from(*w) * i32::from(*a);
+                    }
+                }
+            }
+            let row = &mut y[r * stride..];
+            for (n, sum) in columns.clone().zip(sums) {
+                let scale = x.scales[r] * w.scales[n];
+                row[n - first] = (sum - w.offsets[n]) as f32 * scale + w.bias[n];
+            }
+        }
+    }
+}
+
+dispatch!(
+    /// The portable kernel: one row against one panel group's 64 columns at a time.
+    portable, portable_avx2, portable_body,
+    (x: &QuantizedRows, w: &Int8Linear, groups: Range<usize>, y: &mut [f32], stride: usize)
+);

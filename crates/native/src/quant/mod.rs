@@ -1,0 +1,320 @@
+//! int8 linear layers: weights quantized once at load, activations per row at each call.
+//!
+//! A weight row (one output channel) is scaled by its own largest magnitude to `-127..=127`
+//! (per-channel scales); an activation row (one token) likewise, then shifted by 128 into
+//! `1..=255`, because the fastest instruction for this, AVX-512 VNNI's `vpdpbusd`, multiplies
+//! unsigned bytes by signed ones. The shift is taken back out exactly: `Σ (q + 128)·w =
+//! Σ q·w + 128·Σ w`, and `128·Σ w` is a per-column constant computed at load. Products add up
+//! in `i32`, exactly, so every kernel gives the same integers; only the final
+//! `acc · s_row · s_col + bias` in `f32` may round differently between them.
+//!
+//! Outliers: transformer activations carry a few huge values ("massive activations", tens to
+//! hundreds where the rest are within ±3), at fixed places a per-channel weight scale and a
+//! per-token activation scale both handle badly: one such value sets the token's scale and
+//! flattens the rest of its row to a few levels, and it multiplies its weight column's rounding
+//! error. So an activation beyond ±[`OUTLIER`] is left out of the int8 product and added in
+//! `f32` against the layer's `f32` weight column, as LLM.int8() does; which values count
+//! depends on the row alone, so a text's vector does not depend on the rest of its batch.
+//! Weights far beyond the rest of their row are likewise kept out and added in `f32`
+//! ([`outliers`]). Without both, all-mpnet-base-v2 fell to cosine 0.67 on one golden input.
+//!
+//! - [`Int8Linear`]: a `Linear` layer's weight and bias, quantized and packed for the kernels.
+//! - [`QuantizedRows`]: activations quantized per row, reusable across calls.
+//! - [`linear`]: `y = x · wᵀ + bias` from the two, on the fastest kernel this CPU has.
+
+mod kernel;
+mod outliers;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
+
+use rayon::prelude::*;
+
+pub use embedd_core::config::Precision;
+pub use kernel::Kernel;
+
+use crate::error::NativeError;
+
+/// Output columns in one packed panel group: the width the kernels compute at once.
+pub const GROUP_COLS: usize = 64;
+/// Output columns in one panel (one 512-bit register of `i32` sums).
+const PANEL: usize = 16;
+/// Inner-dimension values in one packed group (four bytes feed one `i32` lane).
+const K_STEP: usize = 4;
+/// The largest quantized magnitude: symmetric, so `-128` is never used.
+const QMAX: f32 = 127.0;
+/// The shift that makes a signed activation an unsigned byte.
+const ZERO: i32 = 128;
+/// Activations beyond this magnitude are computed in `f32` (see the module docs). LLM.int8()
+/// uses 6; 4 keeps all-mpnet-base-v2's worst golden cosine above 0.99 (0.984 at 6) for a few
+/// per cent of speed, since most layer inputs sit within ±3.
+pub const OUTLIER: f32 = 4.0;
+
+/// A `Linear` layer (`out × k` weight, `out` bias) quantized to int8 and packed for the kernels.
+///
+/// Packed layout: columns in groups of [`GROUP_COLS`] (padded with zero weights), each group's
+/// inner dimension in steps of four; one step of one group is 4 panels × 16 columns × 4 bytes,
+/// so the kernel reads each group's weights front to back, once per block of rows.
+pub struct Int8Linear {
+    packed: Vec<i8>,
+    /// Per output column (padded): the weight scale.
+    scales: Vec<f32>,
+    /// Per output column (padded): `128 · Σ w`, the shift's contribution to be taken back out.
+    offsets: Vec<i32>,
+    /// Per output column (padded): the bias.
+    bias: Vec<f32>,
+    out: usize,
+    k: usize,
+    /// `f32` weight columns, each copied out of the layer's weights the first time an outlier
+    /// needs it (a handful of columns ever do).
+    columns: outliers::Columns,
+    /// The weights left out of the bytes, each far beyond its row's typical size.
+    sparse: Vec<outliers::WeightOutlier>,
+}
+
+impl Int8Linear {
+    /// Quantize the row-major `out × k` `weight` and its `bias`.
+    pub fn new(weight: &[f32], bias: &[f32], out: usize, k: usize) -> Result<Self, NativeError> {
+        if weight.len() != out * k || bias.len() != out || k == 0 {
+            return Err(NativeError::Bug(format!(
+                "int8 weight of {} values and bias of {} for a {out}x{k} layer",
+                weight.len(),
+                bias.len()
+            )));
+        }
+        let groups = out.div_ceil(GROUP_COLS);
+        let padded = groups * GROUP_COLS;
+        let steps = k.div_ceil(K_STEP);
+        let mut packed = vec![0i8; groups * steps * GROUP_COLS * K_STEP];
+        let mut scales = vec![0.0f32; padded];
+        let mut offsets = vec![0i32; padded];
+        let mut padded_bias = vec![0.0f32; padded];
+        let mut sparse = Vec::new();
+        for (n, row) in weight.chunks_exact(k).enumerate() {
+            let limit = outliers::weight_limit(row);
+            let max = row
+                .iter()
+                .map(|v| v.abs())
+                .filter(|v| *v <= limit)
+                .fold(0.0f32, f32::max);
+            let scale = if max > 0.0 { max / QMAX } else { 1.0 };
+            let (group, column) = (n / GROUP_COLS, n % GROUP_COLS);
+            let mut sum = 0i32;
+            for (i, v) in row.iter().enumerate() {
+                if v.abs() > limit {
+                    sparse.push(outliers::WeightOutlier::new(i, n, *v));
+                    continue;
+                }
+                let q = (v / scale).round().clamp(-QMAX, QMAX) as i8;
+                sum += i32::from(q);
+                let step = group * steps + i / K_STEP;
+                packed[(step * GROUP_COLS + column) * K_STEP + i % K_STEP] = q;
+            }
+            scales[n] = scale;
+            offsets[n] = ZERO * sum;
+            padded_bias[n] = bias[n];
+        }
+        Ok(Self {
+            packed,
+            scales,
+            offsets,
+            bias: padded_bias,
+            out,
+            k,
+            columns: outliers::Columns::new(k),
+            sparse,
+        })
+    }
+
+    /// Output columns.
+    pub fn out(&self) -> usize {
+        self.out
+    }
+
+    /// Input columns.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    fn groups(&self) -> usize {
+        self.out.div_ceil(GROUP_COLS)
+    }
+
+    fn steps(&self) -> usize {
+        self.k.div_ceil(K_STEP)
+    }
+}
+
+/// Activation rows quantized to unsigned bytes (`q + 128`), each row with its own scale; the
+/// buffers are kept between calls so a forward pass allocates them once.
+#[derive(Default)]
+pub struct QuantizedRows {
+    data: Vec<u8>,
+    scales: Vec<f32>,
+    rows: usize,
+    /// Row length in bytes: `k` rounded up to a multiple of four.
+    stride: usize,
+    /// The values left out of the bytes (see [`OUTLIER`]), in row order.
+    outliers: Vec<outliers::Outlier>,
+}
+
+impl QuantizedRows {
+    /// Quantize `rows` rows of `k` values each (`x` row-major), replacing what was held.
+    pub fn quantize(&mut self, x: &[f32], rows: usize, k: usize) -> Result<(), NativeError> {
+        if x.len() != rows * k || k == 0 {
+            return Err(NativeError::Bug(format!(
+                "{} activations for {rows} rows of {k}",
+                x.len()
+            )));
+        }
+        self.rows = rows;
+        self.stride = k.div_ceil(K_STEP) * K_STEP;
+        // Padding bytes stand for 0 (the shift); they meet zero weights anyway.
+        self.data.clear();
+        self.data.resize(rows * self.stride, ZERO as u8);
+        self.scales.clear();
+        self.scales.resize(rows, 0.0);
+        self.outliers.clear();
+        for (r, ((row, out), scale)) in x
+            .chunks_exact(k)
+            .zip(self.data.chunks_exact_mut(self.stride))
+            .zip(&mut self.scales)
+            .enumerate()
+        {
+            let (row_scale, outliers) = quantize_row(row, &mut out[..k]);
+            *scale = row_scale;
+            if outliers > 0 {
+                outliers::collect(r, row, &mut self.outliers);
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows held.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+#[inline(always)]
+fn quantize_row_body(row: &[f32], out: &mut [u8]) -> (f32, u32) {
+    let (mut lanes, mut counts) = ([0.0f32; PANEL], [0u32; PANEL]);
+    let chunks = row.chunks_exact(PANEL);
+    let tail = chunks.remainder();
+    let inlier = |v: f32| if v.abs() > OUTLIER { 0.0 } else { v.abs() };
+    for chunk in chunks {
+        for ((l, c), v) in lanes.iter_mut().zip(&mut counts).zip(chunk) {
+            *l = l.max(inlier(*v));
+            *c += u32::from(v.abs() > OUTLIER);
+        }
+    }
+    let max = tail
+        .iter()
+        .fold(lanes.iter().fold(0.0f32, |m, v| m.max(*v)), |m, v| {
+            m.max(inlier(*v))
+        });
+    let outliers = counts.iter().sum::<u32>()
+        + tail
+            .iter()
+            .map(|v| u32::from(v.abs() > OUTLIER))
+            .sum::<u32>();
+    if max == 0.0 {
+        out.fill(ZERO as u8);
+        return (0.0, outliers);
+    }
+    let inverse = QMAX / max;
+    for (o, v) in out.iter_mut().zip(row) {
+        // In 1.5..=255.5 before truncation, so truncating rounds to the nearest byte; an
+        // outlier is written as zero and added in f32 instead.
+        let byte = (v * inverse + (ZERO as f32 + 0.5)) as u8;
+        *o = if v.abs() > OUTLIER { ZERO as u8 } else { byte };
+    }
+    (max / QMAX, outliers)
+}
+
+dispatch!(
+    /// Quantize one activation row into `out` (same length), leaving outliers out; returns the
+    /// row's scale and how many outliers it has.
+    quantize_row, quantize_row_avx2, quantize_row_body, (row: &[f32], out: &mut [u8]) -> (f32, u32)
+);
+
+/// `y = x · wᵀ + bias` from `x` and the same rows `quantized`; `y` becomes `x.rows() × w.out()`.
+/// `weight` is the layer's `f32` weight (`out × k`), which outliers are multiplied with.
+///
+/// With `split > 1` the output columns are cut into that many blocks computed in parallel on
+/// the current rayon pool (each thread then reads only its part of the weights).
+pub fn linear(
+    x: &[f32],
+    quantized: &QuantizedRows,
+    w: &Int8Linear,
+    weight: &[f32],
+    y: &mut Vec<f32>,
+    split: usize,
+) -> Result<(), NativeError> {
+    linear_on(Kernel::detect(), x, quantized, w, weight, y, split)
+}
+
+/// [`linear`] on a chosen kernel; for tests and benchmarks that compare kernels.
+pub fn linear_on(
+    kernel: Kernel,
+    x: &[f32],
+    quantized: &QuantizedRows,
+    w: &Int8Linear,
+    weight: &[f32],
+    y: &mut Vec<f32>,
+    split: usize,
+) -> Result<(), NativeError> {
+    products(kernel, quantized, w, y, split)?;
+    outliers::add(x, quantized, w, weight, y)
+}
+
+/// The int8 part of [`linear_on`]: everything but the outliers.
+fn products(
+    kernel: Kernel,
+    x: &QuantizedRows,
+    w: &Int8Linear,
+    y: &mut Vec<f32>,
+    split: usize,
+) -> Result<(), NativeError> {
+    if x.stride != w.steps() * K_STEP || x.data.len() != x.rows * x.stride {
+        return Err(NativeError::Bug(format!(
+            "int8 rows of {} bytes for a layer reading {}",
+            x.stride,
+            w.k()
+        )));
+    }
+    let (rows, out, groups) = (x.rows, w.out, w.groups());
+    y.clear();
+    y.resize(rows * out, 0.0);
+    if rows == 0 {
+        return Ok(());
+    }
+    if split <= 1 || groups < 2 {
+        return kernel.run(x, w, 0..groups, y, out);
+    }
+    // Column blocks go to separate buffers (columns of a row-major matrix are not contiguous),
+    // then into place: a copy of rows × out values against rows × out × k multiply-adds.
+    let per_block = groups.div_ceil(split);
+    let blocks: Vec<(usize, Vec<f32>)> = (0..groups)
+        .step_by(per_block)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|first| {
+            let last = (first + per_block).min(groups);
+            let width = (last * GROUP_COLS).min(out) - first * GROUP_COLS;
+            let mut block = vec![0.0f32; rows * width];
+            kernel
+                .run(x, w, first..last, &mut block, width)
+                .map(|()| (first * GROUP_COLS, block))
+        })
+        .collect::<Result<_, NativeError>>()?;
+    for (column, block) in blocks {
+        let width = block.len() / rows;
+        for (dst, src) in y.chunks_exact_mut(out).zip(block.chunks_exact(width)) {
+            dst[column..column + width].copy_from_slice(src);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,160 @@
+use super::*;
+
+/// Deterministic values in -1..1 with a few larger ones, like real activations.
+fn values(n: usize, seed: u32) -> Vec<f32> {
+    (0..n)
+        .map(|i| {
+            let h = (i as u32).wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(40_503);
+            let v = (h % 2001) as f32 / 1000.0 - 1.0;
+            if h.is_multiple_of(97) {
+                v * 8.0
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
+fn reference(x: &[f32], w: &[f32], b: &[f32], rows: usize, out: usize, k: usize) -> Vec<f32> {
+    let mut y = vec![0.0; rows * out];
+    for r in 0..rows {
+        for n in 0..out {
+            let dot: f64 = (0..k)
+                .map(|i| f64::from(x[r * k + i]) * f64::from(w[n * k + i]))
+                .sum();
+            y[r * out + n] = dot as f32 + b[n];
+        }
+    }
+    y
+}
+
+#[test]
+fn every_kernel_and_split_agrees_on_odd_shapes() {
+    for (rows, out, k) in [
+        (1, 16, 4),
+        (7, 33, 37),
+        (13, 130, 64),
+        (6, 64, 384),
+        (20, 200, 9),
+    ] {
+        let (x, w, b) = (values(rows * k, 1), values(out * k, 2), values(out, 3));
+        let layer = Int8Linear::new(&w, &b, out, k).unwrap();
+        let mut q = QuantizedRows::default();
+        q.quantize(&x, rows, k).unwrap();
+        let exact = reference(&x, &w, &b, rows, out, k);
+        let mut first: Option<Vec<f32>> = None;
+        for kernel in Kernel::available() {
+            for split in [1, 2, 3] {
+                let mut y = vec![f32::NAN; 3];
+                linear_on(kernel, &x, &q, &layer, &w, &mut y, split).unwrap();
+                assert_eq!(y.len(), rows * out);
+                let scale = exact.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                for (got, want) in y.iter().zip(&exact) {
+                    // Two 8-bit roundings: a few hundredths of the output's range at most.
+                    assert!(
+                        (got - want).abs() <= 0.03 * scale,
+                        "{kernel:?} split {split} {rows}x{out}x{k}: {got} vs {want}"
+                    );
+                }
+                match &first {
+                    None => first = Some(y),
+                    Some(f) => {
+                        for (a, b) in y.iter().zip(f) {
+                            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn quantization_is_nearly_lossless_for_a_wide_layer() {
+    // The mean error over a 384-wide dot product is what the model sees.
+    let (rows, out, k) = (8, 64, 384);
+    let (x, w, b) = (values(rows * k, 4), values(out * k, 5), vec![0.0; out]);
+    let layer = Int8Linear::new(&w, &b, out, k).unwrap();
+    let mut q = QuantizedRows::default();
+    q.quantize(&x, rows, k).unwrap();
+    let mut y = Vec::new();
+    linear(&x, &q, &layer, &w, &mut y, 1).unwrap();
+    let exact = reference(&x, &w, &b, rows, out, k);
+    let (dot, norms) =
+        y.iter()
+            .zip(&exact)
+            .fold((0.0f64, (0.0f64, 0.0f64)), |(d, (a, c)), (p, e)| {
+                let (p, e) = (f64::from(*p), f64::from(*e));
+                (d + p * e, (a + p * p, c + e * e))
+            });
+    let cosine = dot / (norms.0.sqrt() * norms.1.sqrt());
+    assert!(cosine > 0.999, "cosine {cosine}");
+}
+
+#[test]
+fn a_zero_row_gives_the_bias() {
+    let (out, k) = (20, 8);
+    let layer = Int8Linear::new(&values(out * k, 6), &values(out, 7), out, k).unwrap();
+    let mut q = QuantizedRows::default();
+    q.quantize(&[0.0; 8], 1, k).unwrap();
+    for kernel in Kernel::available() {
+        let mut y = Vec::new();
+        linear_on(
+            kernel,
+            &[0.0; 8],
+            &q,
+            &layer,
+            &values(out * k, 6),
+            &mut y,
+            1,
+        )
+        .unwrap();
+        assert_eq!(y, values(out, 7), "{kernel:?}");
+    }
+}
+
+#[test]
+fn no_rows_give_no_output() {
+    let layer = Int8Linear::new(&[1.0; 8], &[0.0; 2], 2, 4).unwrap();
+    let mut q = QuantizedRows::default();
+    q.quantize(&[], 0, 4).unwrap();
+    let mut y = vec![1.0];
+    linear(&[], &q, &layer, &[1.0; 8], &mut y, 2).unwrap();
+    assert!(y.is_empty());
+}
+
+#[test]
+fn mismatched_shapes_are_errors_not_panics() {
+    assert!(Int8Linear::new(&[1.0; 7], &[0.0; 2], 2, 4).is_err());
+    let layer = Int8Linear::new(&[1.0; 8], &[0.0; 2], 2, 4).unwrap();
+    let mut q = QuantizedRows::default();
+    assert!(q.quantize(&[1.0; 5], 1, 4).is_err());
+    q.quantize(&[1.0; 16], 2, 8).unwrap();
+    assert!(linear(&[1.0; 16], &q, &layer, &[1.0; 8], &mut Vec::new(), 1).is_err());
+}
+
+#[test]
+fn outliers_on_either_side_are_computed_exactly() {
+    // One huge activation and one huge weight, each of which would otherwise set its row's
+    // scale and flatten everything else in the row to a few levels.
+    let (rows, out, k) = (3, 20, 64);
+    let mut x = values(rows * k, 8);
+    x[5] = 150.0;
+    x[k + 9] = -40.0;
+    let mut w = values(out * k, 9);
+    w[3 * k + 7] = 25.0;
+    let b = values(out, 10);
+    let layer = Int8Linear::new(&w, &b, out, k).unwrap();
+    let mut q = QuantizedRows::default();
+    q.quantize(&x, rows, k).unwrap();
+    let exact = reference(&x, &w, &b, rows, out, k);
+    for kernel in Kernel::available() {
+        let mut y = Vec::new();
+        linear_on(kernel, &x, &q, &layer, &w, &mut y, 1).unwrap();
+        for (got, want) in y.iter().zip(&exact) {
+            // The error left is that of the ordinary values: about 1% of a dot product of
+            // 64 values within ±1, not of 150 × 25.
+            assert!((got - want).abs() <= 0.15, "{kernel:?}: {got} vs {want}");
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The AVX-512 VNNI int8 kernel: `vpdpbusd` multiplies 64 unsigned activation bytes by 64 signed
+//! weight bytes and adds each four products into one of 16 `i32` sums, in one instruction.
+//!
+//! A tile is up to 6 rows × 64 columns: 24 accumulator registers of the 32, plus the four
+//! weight registers of the current step and one broadcast activation. Each step of the inner
+//! dimension loads 256 weight bytes and 6 × 4 activation bytes for 24 `vpdpbusd`.
+
+use std::arch::x86_64::*;
+use std::ops::Range;
+
+use super::{Int8Linear, QuantizedRows, GROUP_COLS, K_STEP, PANEL};
+
+/// Rows in one tile.
+const ROWS: usize = 6;
+/// 16-column panels in one tile (one panel group).
+const PANELS: usize = GROUP_COLS / PANEL;
+/// Weight bytes of one step of one panel group.
+const STEP_BYTES: usize = GROUP_COLS * K_STEP;
+
+/// What one tile reads and writes.
+struct Tile<'a> {
+    /// The tile's first activation row.
+    a: *const u8,
+    a_stride: usize,
+    /// The scales of the tile's rows.
+    row_scales: &'a [f32],
+    /// The panel group's packed weights, `steps` × [`STEP_BYTES`].
+    weights: *const i8,
+    steps: usize,
+    w: &'a Int8Linear,
+    /// The group's first output column in the layer.
+    column: usize,
+    /// Output columns of this group that exist (the last group may be partly padding).
+    valid: usize,
+    /// The tile's first output value.
+    y: *mut f32,
+    y_stride: usize,
+}
+
+/// Panel groups `groups` of the product into `y`.
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW and VNNI, and the shapes must be as `Kernel::run` checks:
+/// `groups` within the layer's groups, `x` rows of `w.steps() * 4` bytes, and `y` holding
+/// `x.rows` rows of stride `stride` wide enough for the groups' real columns.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub(super) unsafe fn run(
+    x: &QuantizedRows,
+    w: &Int8Linear,
+    groups: Range<usize>,
+    y: &mut [f32],
+    stride: usize,
+) {
+    let steps = w.steps();
+    let first = groups.start * GROUP_COLS;
+    for g in groups {
+        let column = g * GROUP_COLS;
+        let mut r = 0;
+        while r < x.rows {
+            let rows = (x.rows - r).min(ROWS);
+            // SAFETY (pointer offsets): row r < x.rows and group g < w.groups(), so both start
+            // inside their buffers; the output offset is row r's start plus this group's column.
+            let tile = Tile {
+                a: unsafe { x.data.as_ptr().add(r * x.stride) },
+                a_stride: x.stride,
+                row_scales: &x.scales[r..r + rows],
+                weights: unsafe { w.packed.as_ptr().add(g * steps * STEP_BYTES) },
+                steps,
+                w,
+                column,
+                valid: (w.out - column).min(GROUP_COLS),
+                y: unsafe { y.as_mut_ptr().add(r * stride + column - first) },
+                y_stride: stride,
+            };
+            // SAFETY: same CPU features; the tile's rows, steps and columns are in bounds.
+            unsafe {
+                match rows {
+                    6 => tile_rows::<6>(&tile),
+                    5 => tile_rows::<5>(&tile),
+                    4 => tile_rows::<4>(&tile),
+                    3 => tile_rows::<3>(&tile),
+                    2 => tile_rows::<2>(&tile),
+                    _ => tile_rows::<1>(&tile),
+                }
+            }
+            r += rows;
+        }
+    }
+}
+
+/// One tile of `R` rows × one panel group.
+///
+/// # Safety
+/// As [`run`]; `t` holds `R` rows of activations and output and `t.steps` steps of weights.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn tile_rows<const R: usize>(t: &Tile<'_>) {
+    let mut acc = [[_mm512_setzero_si512(); PANELS]; R];
+    for step in 0..t.steps {
+        // SAFETY: step < t.steps, and each step holds PANELS × 64 weight bytes; each row holds
+        // t.steps × 4 activation bytes.
+        unsafe {
+            let wp = t.weights.add(step * STEP_BYTES);
+            let weights: [__m512i; PANELS] =
+                std::array::from_fn(|p| _mm512_loadu_si512(wp.add(p * 64).cast()));
+            for (r, sums) in acc.iter_mut().enumerate() {
+                let four = t.a.add(r * t.a_stride + step * K_STEP).cast::<i32>();
+                let a = _mm512_set1_epi32(four.read_unaligned());
+                for (sum, w) in sums.iter_mut().zip(weights) {
+                    *sum = _mm512_dpbusd_epi32(*sum, a, w);
+                }
+            }
+        }
+    }
+    for (r, sums) in acc.iter().enumerate() {
+        let row_scale = _mm512_set1_ps(t.row_scales[r]);
+        for (p, sum) in sums.iter().enumerate() {
+            let first = p * PANEL;
+            if first >= t.valid {
+                break;
+            }
+            let n = t.column + first;
+            // SAFETY: n + 16 <= the padded column count of the per-column vectors; the store
+            // is masked to the columns that exist, all inside row r of the output.
+            unsafe {
+                let offset = _mm512_loadu_si512(t.w.offsets.as_ptr().add(n).cast());
+                let scale = _mm512_mul_ps(row_scale, _mm512_loadu_ps(t.w.scales.as_ptr().add(n)));
+                let bias = _mm512_loadu_ps(t.w.bias.as_ptr().add(n));
+                let exact = _mm512_cvtepi32_ps(_mm512_sub_epi32(*sum, offset));
+                let value = _mm512_fmadd_ps(exact, scale, bias);
+                let left = t.valid - first;
+                let mask: __mmask16 = if left >= PANEL {
+                    0xFFFF
+                } else {
+                    (1u16 << left) - 1
+                };
+                _mm512_mask_storeu_ps(t.y.add(r * t.y_stride + first), mask, value);
+            }
+        }
+    }
+}
