@@ -98,6 +98,36 @@ fn the_default_model_serves_reference_vectors() {
 }
 
 #[test]
+fn the_int8_model_serves_vectors_close_to_the_reference() {
+    installed_model("all-MiniLM-L6-v2");
+    let server = Server::start(&[]);
+    let (text, reference) = golden_first();
+    let (status, body) = post(
+        &server.base,
+        "/v1/embeddings",
+        json!({"input": [text.as_str(), "a second, longer text about int8 matrix products"], "model": "all-minilm-l6-v2-int8"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model"], "all-minilm-l6-v2-int8");
+    let int8 = vector(&body, 0);
+    let c = cosine(&int8, &reference);
+    // Close to the f32 vector, but not it: the int8 layers really ran.
+    assert!((0.99..0.99999).contains(&c), "cosine {c}");
+    let norm: f64 = int8.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!(
+        (norm - 1.0).abs() < 1e-5,
+        "normalised like the f32 model: {norm}"
+    );
+    // The same text alone gives the same vector as in a batch (outliers are per row).
+    let (_, alone) = post(
+        &server.base,
+        "/v1/embeddings",
+        json!({"input": text, "model": "all-minilm-l6-v2-int8"}),
+    );
+    assert!(cosine(&vector(&alone, 0), &int8) > 0.99999);
+}
+
+#[test]
 fn token_ids_outside_the_vocabulary_are_a_400() {
     installed_model("all-MiniLM-L6-v2");
     let server = Server::start(&[]);

@@ -3,6 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use embedd_native::ops::{linear, View};
+use embedd_native::quant::{self, Int8Linear, Kernel, QuantizedRows};
 use embedd_native::vmath;
 
 /// Deterministic, varied values (no RNG needed for timing).
@@ -31,6 +32,33 @@ fn projections(c: &mut Criterion) {
                     bench.iter(|| linear(&x, rows, View::rows(&w, out, k), &b, &mut y, split));
                 },
             );
+        }
+    }
+    group.finish();
+}
+
+/// The same up-projection in int8 (activations quantized inside the timing, as in the model),
+/// on every int8 kernel this CPU runs.
+fn int8_projections(c: &mut Criterion) {
+    let (k, out) = (384, 1536);
+    let w = values(out * k, 1);
+    let b = values(out, 2);
+    let layer = Int8Linear::new(&w, &b, out, k).expect("layer");
+    let mut group = c.benchmark_group("int8_linear_384x1536");
+    for rows in [20, 256, 700] {
+        let x = values(rows * k, 3);
+        group.throughput(Throughput::Elements((2 * rows * k * out) as u64));
+        for kernel in Kernel::available() {
+            for split in [1, 2] {
+                let id = format!("{}/split{split}", kernel.name());
+                group.bench_with_input(BenchmarkId::new(id, rows), &rows, |bench, &rows| {
+                    let (mut q, mut y) = (QuantizedRows::default(), Vec::new());
+                    bench.iter(|| {
+                        q.quantize(&x, rows, k)?;
+                        quant::linear_on(kernel, &x, &q, &layer, &w, &mut y, split)
+                    });
+                });
+            }
         }
     }
     group.finish();
@@ -70,5 +98,5 @@ fn elementwise(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(kernels, projections, elementwise);
+criterion_group!(kernels, projections, int8_projections, elementwise);
 criterion_main!(kernels);

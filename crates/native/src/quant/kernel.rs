@@ -92,7 +92,7 @@ impl Kernel {
 }
 
 /// Whether this CPU has what the AVX-512 VNNI kernel is compiled for (std caches the answer).
-fn vnni512() -> bool {
+pub(super) fn vnni512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")

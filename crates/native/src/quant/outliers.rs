@@ -26,22 +26,29 @@ pub(super) fn weight_limit(row: &[f32]) -> f32 {
     WEIGHT_OUTLIER * (squares / row.len().max(1) as f64).sqrt() as f32
 }
 
-/// One weight left out of the int8 product.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct WeightOutlier {
-    input: usize,
-    output: usize,
-    weight: f32,
+/// The weights left out of the int8 product, by output (compressed sparse rows): a layer's
+/// few hundred to few thousand, each one multiply-add per token.
+#[derive(Default)]
+pub(super) struct SparseWeights {
+    /// `(output, end)`: output `output` has the entries up to `end` (from the previous end).
+    outputs: Vec<(usize, usize)>,
+    inputs: Vec<usize>,
+    weights: Vec<f32>,
 }
 
-impl WeightOutlier {
-    /// The weight from input `input` to output `output`.
-    pub(super) fn new(input: usize, output: usize, weight: f32) -> Self {
-        Self {
-            input,
-            output,
-            weight,
+impl SparseWeights {
+    /// Add the weight from `input` to `output`; outputs must come in increasing order.
+    pub(super) fn push(&mut self, output: usize, input: usize, weight: f32) {
+        self.inputs.push(input);
+        self.weights.push(weight);
+        match self.outputs.last_mut() {
+            Some((last, end)) if *last == output => *end = self.inputs.len(),
+            _ => self.outputs.push((output, self.inputs.len())),
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.inputs.is_empty()
     }
 }
 
@@ -89,15 +96,26 @@ pub(super) fn add(
         )));
     }
     if !w.sparse.is_empty() {
+        // The row with its activation outliers zeroed: those meet their whole f32 column
+        // below, these weights included. Zeroing first keeps the loop over weights branch-free.
+        let mut inliers = vec![0.0f32; k];
+        let sparse = &w.sparse;
         for (x, y) in x.chunks_exact(k).zip(y.chunks_exact_mut(out)) {
-            for s in &w.sparse {
-                // An activation outlier meets its whole f32 column below, this weight included.
-                let (Some(v), Some(y)) = (x.get(s.input), y.get_mut(s.output)) else {
-                    continue;
-                };
-                if v.abs() <= OUTLIER {
-                    *y += v * s.weight;
+            for (i, v) in inliers.iter_mut().zip(x) {
+                *i = if v.abs() > OUTLIER { 0.0 } else { *v };
+            }
+            let mut start = 0;
+            for &(output, end) in &sparse.outputs {
+                let (inputs, weights) = (&sparse.inputs[start..end], &sparse.weights[start..end]);
+                let sum: f32 = inputs
+                    .iter()
+                    .zip(weights)
+                    .map(|(i, w)| inliers.get(*i).map_or(0.0, |v| v * w))
+                    .sum();
+                if let Some(y) = y.get_mut(output) {
+                    *y += sum;
                 }
+                start = end;
             }
         }
     }

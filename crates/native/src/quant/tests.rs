@@ -158,3 +158,20 @@ fn outliers_on_either_side_are_computed_exactly() {
         }
     }
 }
+
+#[test]
+fn the_avx512_quantizer_writes_the_portable_bytes() {
+    #[cfg(target_arch = "x86_64")]
+    if kernel::vnni512() {
+        for len in [1, 15, 16, 17, 384, 1001] {
+            let mut row = values(len, 11);
+            row[len / 2] = -9.5;
+            let (mut fast, mut plain) = (vec![0u8; len], vec![0u8; len]);
+            // SAFETY: vnni512() found AVX-512 F and BW.
+            let a = unsafe { vnni::quantize_row(&row, &mut fast) };
+            let b = quantize_row(&row, &mut plain);
+            assert_eq!(a, b, "length {len}");
+            assert_eq!(fast, plain, "length {len}");
+        }
+    }
+}

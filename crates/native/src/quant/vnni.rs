@@ -8,7 +8,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::{Int8Linear, QuantizedRows, GROUP_COLS, K_STEP, PANEL};
+use super::{Int8Linear, QuantizedRows, GROUP_COLS, K_STEP, OUTLIER, PANEL, QMAX, ZERO};
 
 /// Rows in one tile.
 const ROWS: usize = 6;
@@ -138,4 +138,54 @@ unsafe fn tile_rows<const R: usize>(t: &Tile<'_>) {
             }
         }
     }
+}
+
+/// [`super::quantize_row`] in AVX-512: the row's inlier maximum and outlier count, then the
+/// bytes, 16 values at a time; the same bytes as the portable code (same operations, unfused).
+///
+/// # Safety
+/// The CPU must have AVX-512 F and BW.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub(super) unsafe fn quantize_row(row: &[f32], out: &mut [u8]) -> (f32, u32) {
+    let n = row.len().min(out.len());
+    let mask = |i: usize| -> __mmask16 {
+        if n - i >= PANEL {
+            0xFFFF
+        } else {
+            (1u16 << (n - i)) - 1
+        }
+    };
+    let limit = _mm512_set1_ps(OUTLIER);
+    let sign = _mm512_set1_ps(-0.0);
+    let (mut max, mut count) = (_mm512_setzero_ps(), 0u32);
+    for i in (0..n).step_by(PANEL) {
+        let m = mask(i);
+        // SAFETY: the load is masked to the values i..n, all inside `row`.
+        let v = unsafe { _mm512_maskz_loadu_ps(m, row.as_ptr().add(i)) };
+        let magnitude = _mm512_andnot_ps(sign, v);
+        let big = _mm512_mask_cmp_ps_mask::<_CMP_GT_OQ>(m, magnitude, limit);
+        // A NaN is dropped here: `max_ps` returns its second operand when the first is NaN.
+        max = _mm512_max_ps(_mm512_maskz_mov_ps(!big, magnitude), max);
+        count += big.count_ones();
+    }
+    let max = _mm512_reduce_max_ps(max);
+    if max == 0.0 {
+        out[..n].fill(ZERO as u8);
+        return (0.0, count);
+    }
+    let inverse = _mm512_set1_ps(QMAX / max);
+    let half = _mm512_set1_ps(ZERO as f32 + 0.5);
+    let zero = _mm512_set1_epi32(ZERO);
+    for i in (0..n).step_by(PANEL) {
+        let m = mask(i);
+        // SAFETY: load and store are masked to the values i..n, inside `row` and `out`.
+        unsafe {
+            let v = _mm512_maskz_loadu_ps(m, row.as_ptr().add(i));
+            let big = _mm512_mask_cmp_ps_mask::<_CMP_GT_OQ>(m, _mm512_andnot_ps(sign, v), limit);
+            let bytes = _mm512_cvttps_epi32(_mm512_add_ps(_mm512_mul_ps(v, inverse), half));
+            let bytes = _mm512_mask_mov_epi32(bytes, big, zero);
+            _mm512_mask_cvtepi32_storeu_epi8(out.as_mut_ptr().add(i).cast(), m, bytes);
+        }
+    }
+    (max / QMAX, count)
 }
