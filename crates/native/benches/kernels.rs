@@ -55,7 +55,7 @@ fn int8_projections(c: &mut Criterion) {
                     let (mut q, mut y) = (QuantizedRows::default(), Vec::new());
                     bench.iter(|| {
                         q.quantize(&x, rows, k)?;
-                        quant::linear_on(kernel, &x, &q, &layer, &w, &mut y, split)
+                        quant::linear(kernel, &x, &q, &layer, &w, &mut y, split)
                     });
                 });
             }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::arch::{mpnet, EncoderConfig};
 use crate::error::NativeError;
 use crate::ops::{self, View};
-use crate::quant::{self, Int8Linear, Precision, QuantizedRows};
+use crate::quant::{self, Int8Linear, Kernel, Precision, QuantizedRows};
 use crate::vmath;
 use crate::weights::{Tensor, Weights};
 
@@ -48,7 +48,7 @@ impl Linear {
         split: usize,
     ) -> Result<(), NativeError> {
         if let (Some(layer), Some(q)) = (&self.int8, quantized) {
-            return quant::linear(x, q, layer, self.weight.data(), y, split);
+            return quant::linear(Kernel::detect(), x, q, layer, self.weight.data(), y, split);
         }
         let view = View::rows(
             self.weight.data(),

@@ -20,7 +20,7 @@
 //!
 //! - [`Int8Linear`]: a `Linear` layer's weight and bias, quantized and packed for the kernels.
 //! - [`QuantizedRows`]: activations quantized per row, reusable across calls.
-//! - [`linear`]: `y = x · wᵀ + bias` from the two, on the fastest kernel this CPU has.
+//! - [`linear`]: `y = x · wᵀ + bias` from the two, on a [`Kernel`] (the fastest this CPU has).
 
 mod kernel;
 mod outliers;
@@ -248,24 +248,13 @@ dispatch!(
     quantize_row, quantize_row_avx2, quantize_row_body, (row: &[f32], out: &mut [u8]) -> (f32, u32)
 );
 
-/// `y = x · wᵀ + bias` from `x` and the same rows `quantized`; `y` becomes `x.rows() × w.out()`.
-/// `weight` is the layer's `f32` weight (`out × k`), which outliers are multiplied with.
+/// `y = x · wᵀ + bias` on `kernel` (normally [`Kernel::detect`]), from `x` and the same rows
+/// `quantized`; `y` becomes `x.rows() × w.out()`. `weight` is the layer's `f32` weight
+/// (`out × k`), which outliers are multiplied with.
 ///
 /// With `split > 1` the output columns are cut into that many blocks computed in parallel on
 /// the current rayon pool (each thread then reads only its part of the weights).
 pub fn linear(
-    x: &[f32],
-    quantized: &QuantizedRows,
-    w: &Int8Linear,
-    weight: &[f32],
-    y: &mut Vec<f32>,
-    split: usize,
-) -> Result<(), NativeError> {
-    linear_on(Kernel::detect(), x, quantized, w, weight, y, split)
-}
-
-/// [`linear`] on a chosen kernel; for tests and benchmarks that compare kernels.
-pub fn linear_on(
     kernel: Kernel,
     x: &[f32],
     quantized: &QuantizedRows,
@@ -278,7 +267,7 @@ pub fn linear_on(
     outliers::add(x, quantized, w, weight, y)
 }
 
-/// The int8 part of [`linear_on`]: everything but the outliers.
+/// The int8 part of [`linear`]: everything but the outliers.
 fn products(
     kernel: Kernel,
     x: &QuantizedRows,

@@ -46,7 +46,7 @@ fn every_kernel_and_split_agrees_on_odd_shapes() {
         for kernel in Kernel::available() {
             for split in [1, 2, 3] {
                 let mut y = vec![f32::NAN; 3];
-                linear_on(kernel, &x, &q, &layer, &w, &mut y, split).unwrap();
+                linear(kernel, &x, &q, &layer, &w, &mut y, split).unwrap();
                 assert_eq!(y.len(), rows * out);
                 let scale = exact.iter().fold(0.0f32, |m, v| m.max(v.abs()));
                 for (got, want) in y.iter().zip(&exact) {
@@ -78,7 +78,7 @@ fn quantization_is_nearly_lossless_for_a_wide_layer() {
     let mut q = QuantizedRows::default();
     q.quantize(&x, rows, k).unwrap();
     let mut y = Vec::new();
-    linear(&x, &q, &layer, &w, &mut y, 1).unwrap();
+    linear(Kernel::detect(), &x, &q, &layer, &w, &mut y, 1).unwrap();
     let exact = reference(&x, &w, &b, rows, out, k);
     let (dot, norms) =
         y.iter()
@@ -99,7 +99,7 @@ fn a_zero_row_gives_the_bias() {
     q.quantize(&[0.0; 8], 1, k).unwrap();
     for kernel in Kernel::available() {
         let mut y = Vec::new();
-        linear_on(
+        linear(
             kernel,
             &[0.0; 8],
             &q,
@@ -119,7 +119,7 @@ fn no_rows_give_no_output() {
     let mut q = QuantizedRows::default();
     q.quantize(&[], 0, 4).unwrap();
     let mut y = vec![1.0];
-    linear(&[], &q, &layer, &[1.0; 8], &mut y, 2).unwrap();
+    linear(Kernel::detect(), &[], &q, &layer, &[1.0; 8], &mut y, 2).unwrap();
     assert!(y.is_empty());
 }
 
@@ -130,7 +130,16 @@ fn mismatched_shapes_are_errors_not_panics() {
     let mut q = QuantizedRows::default();
     assert!(q.quantize(&[1.0; 5], 1, 4).is_err());
     q.quantize(&[1.0; 16], 2, 8).unwrap();
-    assert!(linear(&[1.0; 16], &q, &layer, &[1.0; 8], &mut Vec::new(), 1).is_err());
+    assert!(linear(
+        Kernel::detect(),
+        &[1.0; 16],
+        &q,
+        &layer,
+        &[1.0; 8],
+        &mut Vec::new(),
+        1
+    )
+    .is_err());
 }
 
 #[test]
@@ -150,7 +159,7 @@ fn outliers_on_either_side_are_computed_exactly() {
     let exact = reference(&x, &w, &b, rows, out, k);
     for kernel in Kernel::available() {
         let mut y = Vec::new();
-        linear_on(kernel, &x, &q, &layer, &w, &mut y, 1).unwrap();
+        linear(kernel, &x, &q, &layer, &w, &mut y, 1).unwrap();
         for (got, want) in y.iter().zip(&exact) {
             // The error left is that of the ordinary values: about 1% of a dot product of
             // 64 values within ±1, not of 150 × 25.
