@@ -91,13 +91,12 @@ impl NativeModel {
             .map_err(|e| {
                 NativeError::Unsupported(format!("cannot start inference threads: {e}"))
             })?;
+        let kernel = quant::Kernel::detect();
         tracing::info!(model = name, architecture = ?layout.encoder.architecture, layers = layout.encoder.layers,
             hidden = layout.encoder.hidden, max_tokens = layout.max_seq_length, pooling = ?layout.pooling,
             normalize = layout.normalize, threads, precision = ?options.precision,
-            int8_kernel = quant::Kernel::detect().name(), "native model loaded");
-        if options.precision == Precision::Int8
-            && quant::Kernel::detect() == quant::Kernel::Portable
-        {
+            int8_kernel = kernel.name(), "native model loaded");
+        if options.precision == Precision::Int8 && kernel == quant::Kernel::Portable {
             tracing::warn!(
                 model = name,
                 "this CPU has no AVX-512 VNNI: int8 runs on portable code, slower than f32 here"
