@@ -2,11 +2,10 @@
 //! cosine >= 0.9999, for both shipped models, one text at a time and in one batch; with int8
 //! linear layers (`quantize: int8`), cosine >= 0.99 to the same f32 vectors.
 //!
-//! One known exception, for all-mpnet-base-v2 in int8 only: a single word repeated up to the
-//! length limit. All its tokens are alike, so their rounding errors are alike too and mean
-//! pooling cannot average them away; over twelve layers the result swings between cosine 0.85
-//! and 0.99 with any change of rounding (measured while choosing the outlier thresholds).
-//! Every other golden input, and every one of 2,300 texts of the bench corpora, stays >= 0.997.
+//! The hardest input for int8 is a single word repeated up to the length limit: all its tokens
+//! are alike, so their rounding errors are alike too and mean pooling cannot average them away.
+//! With one activation scale a token it took all-mpnet-base-v2 anywhere from 0.85 to 0.99;
+//! with a scale per 128 values it holds 0.994 (see `quant::QuantizedRows`).
 
 use std::path::PathBuf;
 
@@ -45,16 +44,8 @@ fn model_dir(hub_id: &str) -> PathBuf {
     PathBuf::from(root).join(hub_id.replace('/', "--"))
 }
 
-/// A single word repeated: the input int8 all-mpnet-base-v2 cannot hold to `floor` (see above).
-fn repeats_one_word(text: &str) -> bool {
-    let mut words = text.split_whitespace();
-    let first = words.next();
-    text.split_whitespace().count() > 8 && words.all(|w| Some(w) == first)
-}
-
-/// Every golden vector of `file` reproduced to `floor`; `repeated_floor` holds instead for a
-/// single word repeated.
-fn check(hub_id: &str, file: &str, precision: Precision, floor: f64, repeated_floor: f64) {
+/// Every golden vector of `file` reproduced to `floor`.
+fn check(hub_id: &str, file: &str, precision: Precision, floor: f64) {
     let options = LoadOptions {
         threads: 2,
         precision,
@@ -73,10 +64,6 @@ fn check(hub_id: &str, file: &str, precision: Precision, floor: f64, repeated_fl
         for vector in [&alone.vectors[0], batch_vector] {
             let c = cosine(vector, &case.embedding);
             (sum, count) = (sum + c, count + 1);
-            if repeats_one_word(&case.text) {
-                assert!(c >= repeated_floor, "{hub_id}: a repeated word: cosine {c}");
-                continue;
-            }
             if c < worst.0 {
                 worst = (c, case.text.chars().take(40).collect());
             }
@@ -103,7 +90,6 @@ fn all_minilm_l6_v2_matches_sentence_transformers() {
         "all-MiniLM-L6-v2.jsonl",
         Precision::F32,
         0.9999,
-        0.9999,
     );
 }
 
@@ -113,7 +99,6 @@ fn all_mpnet_base_v2_matches_sentence_transformers() {
         "sentence-transformers/all-mpnet-base-v2",
         "all-mpnet-base-v2.jsonl",
         Precision::F32,
-        0.9999,
         0.9999,
     );
 }
@@ -125,7 +110,6 @@ fn all_minilm_l6_v2_in_int8_stays_close() {
         "all-MiniLM-L6-v2.jsonl",
         Precision::Int8,
         0.99,
-        0.99,
     );
 }
 
@@ -136,6 +120,5 @@ fn all_mpnet_base_v2_in_int8_stays_close() {
         "all-mpnet-base-v2.jsonl",
         Precision::Int8,
         0.99,
-        0.8,
     );
 }

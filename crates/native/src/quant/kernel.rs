@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use super::{Int8Linear, QuantizedRows, GROUP_COLS, K_STEP};
+use super::{Int8Linear, QuantizedRows, BLOCK_STEPS, GROUP_COLS, K_STEP};
 use crate::error::NativeError;
 
 /// Which int8 kernel computes a product: a closed set, picked once per process by [`Kernel::detect`].
@@ -64,6 +64,8 @@ impl Kernel {
             || y.len() < (x.rows - 1) * stride + width
             || x.stride != w.steps() * K_STEP
             || x.data.len() < x.rows * x.stride
+            || x.blocks != w.blocks()
+            || x.scales.len() != x.rows * x.blocks
         {
             return Err(NativeError::Bug(format!(
                 "int8 product does not fit: groups {groups:?} of {}, {} rows into {} values",
@@ -112,26 +114,37 @@ fn portable_body(
     stride: usize,
 ) {
     let group_bytes = w.steps() * GROUP_COLS * K_STEP;
-    let first = groups.start * GROUP_COLS;
+    let step_bytes = GROUP_COLS * K_STEP;
+    let (first, padded) = (groups.start * GROUP_COLS, w.padded());
     for g in groups {
         let packed = &w.packed[g * group_bytes..(g + 1) * group_bytes];
         let columns = g * GROUP_COLS..((g + 1) * GROUP_COLS).min(w.out);
-        for (r, a) in x.data.chunks_exact(x.stride).take(x.rows).enumerate() {
-            let mut sums = [0i32; GROUP_COLS];
-            for (step, four) in packed
-                .chunks_exact(GROUP_COLS * K_STEP)
-                .zip(a.chunks_exact(4))
-            {
-                for (sum, weights) in sums.iter_mut().zip(step.chunks_exact(K_STEP)) {
-                    for (w, a) in weights.iter().zip(four) {
-                        *sum += i32::from(*w) * i32::from(*a);
+        let rows = x
+            .data
+            .chunks_exact(x.stride)
+            .zip(x.scales.chunks_exact(x.blocks));
+        for (r, (a, scales)) in rows.take(x.rows).enumerate() {
+            let mut totals = [0.0f32; GROUP_COLS];
+            let blocks = packed
+                .chunks(BLOCK_STEPS * step_bytes)
+                .zip(a.chunks(BLOCK_STEPS * K_STEP));
+            for (b, ((weights, bytes), scale)) in blocks.zip(scales).enumerate() {
+                let mut sums = [0i32; GROUP_COLS];
+                for (step, four) in weights.chunks_exact(step_bytes).zip(bytes.chunks_exact(4)) {
+                    for (sum, weights) in sums.iter_mut().zip(step.chunks_exact(K_STEP)) {
+                        for (w, a) in weights.iter().zip(four) {
+                            *sum += i32::from(*w) * i32::from(*a);
+                        }
                     }
+                }
+                let offsets = &w.offsets[b * padded + g * GROUP_COLS..];
+                for ((total, sum), offset) in totals.iter_mut().zip(sums).zip(offsets) {
+                    *total += (sum - offset) as f32 * scale;
                 }
             }
             let row = &mut y[r * stride..];
-            for (n, sum) in columns.clone().zip(sums) {
-                let scale = x.scales[r] * w.scales[n];
-                row[n - first] = (sum - w.offsets[n]) as f32 * scale + w.bias[n];
+            for (n, total) in columns.clone().zip(totals) {
+                row[n - first] = total * w.scales[n] + w.bias[n];
             }
         }
     }

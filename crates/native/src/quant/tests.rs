@@ -36,6 +36,7 @@ fn every_kernel_and_split_agrees_on_odd_shapes() {
         (13, 130, 64),
         (6, 64, 384),
         (20, 200, 9),
+        (5, 70, 300),
     ] {
         let (x, w, b) = (values(rows * k, 1), values(out * k, 2), values(out, 3));
         let layer = Int8Linear::new(&w, &b, out, k).unwrap();
@@ -177,8 +178,8 @@ fn the_avx512_quantizer_writes_the_portable_bytes() {
             row[len / 2] = -9.5;
             let (mut fast, mut plain) = (vec![0u8; len], vec![0u8; len]);
             // SAFETY: vnni512() found AVX-512 F and BW.
-            let a = unsafe { vnni::quantize_row(&row, &mut fast) };
-            let b = quantize_row(&row, &mut plain);
+            let a = unsafe { vnni::quantize_block(&row, &mut fast) };
+            let b = quantize_block(&row, &mut plain);
             assert_eq!(a, b, "length {len}");
             assert_eq!(fast, plain, "length {len}");
         }

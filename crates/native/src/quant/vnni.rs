@@ -8,7 +8,9 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::{Int8Linear, QuantizedRows, GROUP_COLS, K_STEP, OUTLIER, PANEL, QMAX, ZERO};
+use super::{
+    Int8Linear, QuantizedRows, BLOCK_STEPS, GROUP_COLS, K_STEP, OUTLIER, PANEL, QMAX, ZERO,
+};
 
 /// Rows in one tile.
 const ROWS: usize = 6;
@@ -22,8 +24,11 @@ struct Tile<'a> {
     /// The tile's first activation row.
     a: *const u8,
     a_stride: usize,
-    /// The scales of the tile's rows.
+    /// The block scales of the tile's rows, `blocks` a row.
     row_scales: &'a [f32],
+    blocks: usize,
+    /// Output columns in the layer, padded: the stride of the per-block offsets.
+    padded: usize,
     /// The panel group's packed weights, `steps` × [`STEP_BYTES`].
     weights: *const i8,
     steps: usize,
@@ -63,7 +68,9 @@ pub(super) unsafe fn run(
             let tile = Tile {
                 a: unsafe { x.data.as_ptr().add(r * x.stride) },
                 a_stride: x.stride,
-                row_scales: &x.scales[r..r + rows],
+                row_scales: &x.scales[r * x.blocks..(r + rows) * x.blocks],
+                blocks: x.blocks,
+                padded: w.padded(),
                 weights: unsafe { w.packed.as_ptr().add(g * steps * STEP_BYTES) },
                 steps,
                 w,
@@ -95,26 +102,46 @@ pub(super) unsafe fn run(
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
 unsafe fn tile_rows<const R: usize>(t: &Tile<'_>) {
-    let mut acc = [[_mm512_setzero_si512(); PANELS]; R];
-    for step in 0..t.steps {
-        // SAFETY: step < t.steps, and each step holds PANELS × 64 weight bytes; each row holds
-        // t.steps × 4 activation bytes.
-        unsafe {
-            let wp = t.weights.add(step * STEP_BYTES);
-            let weights: [__m512i; PANELS] =
-                std::array::from_fn(|p| _mm512_loadu_si512(wp.add(p * 64).cast()));
-            for (r, sums) in acc.iter_mut().enumerate() {
-                let four = t.a.add(r * t.a_stride + step * K_STEP).cast::<i32>();
-                let a = _mm512_set1_epi32(four.read_unaligned());
-                for (sum, w) in sums.iter_mut().zip(weights) {
-                    *sum = _mm512_dpbusd_epi32(*sum, a, w);
+    // Block sums are exact i32; each block's sums, less the shift's part, are scaled by the
+    // row's block scale into f32 totals.
+    let mut totals = [[_mm512_setzero_ps(); PANELS]; R];
+    for block in 0..t.blocks {
+        let mut acc = [[_mm512_setzero_si512(); PANELS]; R];
+        for step in block * BLOCK_STEPS..((block + 1) * BLOCK_STEPS).min(t.steps) {
+            // SAFETY: step < t.steps, and each step holds PANELS × 64 weight bytes; each row
+            // holds t.steps × 4 activation bytes.
+            unsafe {
+                let wp = t.weights.add(step * STEP_BYTES);
+                let weights: [__m512i; PANELS] =
+                    std::array::from_fn(|p| _mm512_loadu_si512(wp.add(p * 64).cast()));
+                for (r, sums) in acc.iter_mut().enumerate() {
+                    let four = t.a.add(r * t.a_stride + step * K_STEP).cast::<i32>();
+                    let a = _mm512_set1_epi32(four.read_unaligned());
+                    for (sum, w) in sums.iter_mut().zip(weights) {
+                        *sum = _mm512_dpbusd_epi32(*sum, a, w);
+                    }
                 }
             }
         }
+        for (r, (sums, total)) in acc.iter().zip(&mut totals).enumerate() {
+            let scale = _mm512_set1_ps(t.row_scales[r * t.blocks + block]);
+            for (p, (sum, total)) in sums.iter().zip(total.iter_mut()).enumerate() {
+                // SAFETY: block < blocks and column + 64 <= padded, inside the offsets.
+                let offset = unsafe {
+                    _mm512_loadu_si512(
+                        t.w.offsets
+                            .as_ptr()
+                            .add(block * t.padded + t.column + p * PANEL)
+                            .cast(),
+                    )
+                };
+                let exact = _mm512_cvtepi32_ps(_mm512_sub_epi32(*sum, offset));
+                *total = _mm512_fmadd_ps(exact, scale, *total);
+            }
+        }
     }
-    for (r, sums) in acc.iter().enumerate() {
-        let row_scale = _mm512_set1_ps(t.row_scales[r]);
-        for (p, sum) in sums.iter().enumerate() {
+    for (r, total) in totals.iter().enumerate() {
+        for (p, total) in total.iter().enumerate() {
             let first = p * PANEL;
             if first >= t.valid {
                 break;
@@ -123,11 +150,9 @@ unsafe fn tile_rows<const R: usize>(t: &Tile<'_>) {
             // SAFETY: n + 16 <= the padded column count of the per-column vectors; the store
             // is masked to the columns that exist, all inside row r of the output.
             unsafe {
-                let offset = _mm512_loadu_si512(t.w.offsets.as_ptr().add(n).cast());
-                let scale = _mm512_mul_ps(row_scale, _mm512_loadu_ps(t.w.scales.as_ptr().add(n)));
+                let scale = _mm512_loadu_ps(t.w.scales.as_ptr().add(n));
                 let bias = _mm512_loadu_ps(t.w.bias.as_ptr().add(n));
-                let exact = _mm512_cvtepi32_ps(_mm512_sub_epi32(*sum, offset));
-                let value = _mm512_fmadd_ps(exact, scale, bias);
+                let value = _mm512_fmadd_ps(*total, scale, bias);
                 let left = t.valid - first;
                 let mask: __mmask16 = if left >= PANEL {
                     0xFFFF
@@ -140,13 +165,13 @@ unsafe fn tile_rows<const R: usize>(t: &Tile<'_>) {
     }
 }
 
-/// [`super::quantize_row`] in AVX-512: the row's inlier maximum and outlier count, then the
+/// [`super::quantize_block`] in AVX-512: the block's inlier maximum and outlier count, then the
 /// bytes, 16 values at a time; the same bytes as the portable code (same operations, unfused).
 ///
 /// # Safety
 /// The CPU must have AVX-512 F and BW.
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(super) unsafe fn quantize_row(row: &[f32], out: &mut [u8]) -> (f32, u32) {
+pub(super) unsafe fn quantize_block(row: &[f32], out: &mut [u8]) -> (f32, u32) {
     let n = row.len().min(out.len());
     let mask = |i: usize| -> __mmask16 {
         if n - i >= PANEL {
