@@ -46,8 +46,8 @@ struct Tile<'a> {
 ///
 /// # Safety
 /// The CPU must have AVX-512 F, BW and VNNI, and the shapes must be as `Kernel::run` checks:
-/// `groups` within the layer's groups, `x` rows of `w.steps() * 4` bytes, and `y` holding
-/// `x.rows` rows of stride `stride` wide enough for the groups' real columns.
+/// `groups` within the layer's groups, `x` rows of `w.steps() * 4` bytes with `w.blocks()` scales
+/// each, and `y` holding `x.rows` rows of stride `stride` wide enough for the groups' real columns.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(super) unsafe fn run(
     x: &QuantizedRows,
