@@ -205,17 +205,7 @@ impl QuantizedRows {
             .zip(self.scales.chunks_exact_mut(self.blocks))
             .enumerate()
         {
-            let mut outliers = 0;
-            for ((block, bytes), scale) in row
-                .chunks(BLOCK)
-                .zip(out[..k].chunks_mut(BLOCK))
-                .zip(scales)
-            {
-                let (block_scale, count) = quantize_block_fast(block, bytes);
-                *scale = block_scale;
-                outliers += count;
-            }
-            if outliers > 0 {
+            if quantize_row(row, &mut out[..k], scales) > 0 {
                 outliers::collect(r, row, &mut self.outliers);
             }
         }
@@ -264,15 +254,24 @@ fn quantize_block_body(row: &[f32], out: &mut [u8]) -> (f32, u32) {
     (max / QMAX, outliers)
 }
 
-/// [`quantize_block`] in AVX-512 where the int8 kernel runs (the compiler's AVX2 version of it
-/// took 13% of an int8 profile: its float-to-byte conversion stays scalar).
-fn quantize_block_fast(block: &[f32], out: &mut [u8]) -> (f32, u32) {
+/// Quantize one activation row into `out` (same length), block by block, each block's scale
+/// into `scales`; returns how many outliers the row has. In AVX-512 where the int8 kernel runs
+/// (the compiler's AVX2 version took 13% of an int8 profile: its float-to-byte conversion stays
+/// scalar), one call a row rather than a block.
+fn quantize_row(row: &[f32], out: &mut [u8], scales: &mut [f32]) -> u32 {
     #[cfg(target_arch = "x86_64")]
     if kernel::vnni512() {
         // SAFETY: `vnni512()` found AVX-512 F and BW (and VNNI).
-        return unsafe { vnni::quantize_block(block, out) };
+        return unsafe { vnni::quantize_row(row, out, scales) };
     }
-    quantize_block(block, out)
+    let blocks = row.chunks(BLOCK).zip(out.chunks_mut(BLOCK)).zip(scales);
+    let mut outliers = 0;
+    for ((block, bytes), scale) in blocks {
+        let (block_scale, count) = quantize_block(block, bytes);
+        *scale = block_scale;
+        outliers += count;
+    }
+    outliers
 }
 
 dispatch!(

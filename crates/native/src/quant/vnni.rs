@@ -9,7 +9,7 @@ use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::{
-    Int8Linear, QuantizedRows, BLOCK_STEPS, GROUP_COLS, K_STEP, OUTLIER, PANEL, QMAX, ZERO,
+    Int8Linear, QuantizedRows, BLOCK, BLOCK_STEPS, GROUP_COLS, K_STEP, OUTLIER, PANEL, QMAX, ZERO,
 };
 
 /// Rows in one tile.
@@ -165,12 +165,29 @@ unsafe fn tile_rows<const R: usize>(t: &Tile<'_>) {
     }
 }
 
+/// [`super::quantize_row`] in AVX-512: every block of the row in one call.
+///
+/// # Safety
+/// The CPU must have AVX-512 F and BW.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub(super) unsafe fn quantize_row(row: &[f32], out: &mut [u8], scales: &mut [f32]) -> u32 {
+    let mut outliers = 0;
+    for ((block, bytes), scale) in row.chunks(BLOCK).zip(out.chunks_mut(BLOCK)).zip(scales) {
+        // SAFETY: same CPU features.
+        let (block_scale, count) = unsafe { quantize_block(block, bytes) };
+        *scale = block_scale;
+        outliers += count;
+    }
+    outliers
+}
+
 /// [`super::quantize_block`] in AVX-512: the block's inlier maximum and outlier count, then the
 /// bytes, 16 values at a time; the same bytes as the portable code (same operations, unfused).
 ///
 /// # Safety
 /// The CPU must have AVX-512 F and BW.
 #[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
 pub(super) unsafe fn quantize_block(row: &[f32], out: &mut [u8]) -> (f32, u32) {
     let n = row.len().min(out.len());
     let mask = |i: usize| -> __mmask16 {
