@@ -55,20 +55,6 @@ pub enum Precision {
     Int8,
 }
 
-impl std::str::FromStr for Precision {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "int8" => Ok(Self::Int8),
-            "none" | "f32" | "fp32" => Ok(Self::F32),
-            other => Err(format!(
-                "quantize `{other}` is not offered: use `int8`, or `none` for f32"
-            )),
-        }
-    }
-}
-
 /// Which implementation runs a model. The set is closed: adding a provider means adding a variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]

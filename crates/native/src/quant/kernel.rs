@@ -62,10 +62,7 @@ impl Kernel {
             || groups.start >= groups.end
             || stride < width
             || y.len() < (x.rows - 1) * stride + width
-            || x.stride != w.steps() * K_STEP
-            || x.data.len() < x.rows * x.stride
-            || x.blocks != w.blocks()
-            || x.scales.len() != x.rows * x.blocks
+            || !x.fits(w)
         {
             return Err(NativeError::Bug(format!(
                 "int8 product does not fit: groups {groups:?} of {}, {} rows into {} values",

@@ -131,16 +131,6 @@ impl Int8Linear {
         })
     }
 
-    /// Output columns.
-    pub fn out(&self) -> usize {
-        self.out
-    }
-
-    /// Input columns.
-    pub fn k(&self) -> usize {
-        self.k
-    }
-
     fn groups(&self) -> usize {
         self.out.div_ceil(GROUP_COLS)
     }
@@ -212,9 +202,12 @@ impl QuantizedRows {
         Ok(())
     }
 
-    /// Rows held.
-    pub fn rows(&self) -> usize {
-        self.rows
+    /// Whether these rows are shaped for `w`: row length, block count and buffer sizes.
+    fn fits(&self, w: &Int8Linear) -> bool {
+        self.stride == w.steps() * K_STEP
+            && self.blocks == w.blocks()
+            && self.data.len() == self.rows * self.stride
+            && self.scales.len() == self.rows * self.blocks
     }
 }
 
@@ -307,11 +300,10 @@ fn products(
     y: &mut Vec<f32>,
     split: usize,
 ) -> Result<(), NativeError> {
-    if x.stride != w.steps() * K_STEP || x.data.len() != x.rows * x.stride {
+    if !x.fits(w) {
         return Err(NativeError::Bug(format!(
             "int8 rows of {} bytes for a layer reading {}",
-            x.stride,
-            w.k()
+            x.stride, w.k
         )));
     }
     let (rows, out, groups) = (x.rows, w.out, w.groups());
