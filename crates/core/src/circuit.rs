@@ -90,6 +90,16 @@ impl Breaker {
         }
     }
 
+    /// Whether calls are refused now, without taking the probe: lets a fallback walk know
+    /// whether a later model may still answer.
+    pub fn is_open(&self) -> bool {
+        let Ok(s) = self.state.lock() else {
+            return false;
+        };
+        s.open_until
+            .is_some_and(|until| Instant::now() < until || s.probing)
+    }
+
     /// A call succeeded: close the circuit.
     pub fn success(&self) {
         if let Ok(mut s) = self.state.lock() {
@@ -132,10 +142,13 @@ mod tests {
         b.failure(&policy);
         assert!(b.allow().is_ok(), "one failure is below the threshold");
         b.failure(&policy);
+        assert!(b.is_open());
         let open = b.allow().unwrap_err();
         assert_eq!((open.failures, open.retry_in), (2, Duration::from_secs(10)));
         tokio::time::advance(Duration::from_secs(10)).await;
+        assert!(!b.is_open(), "a probe may go through");
         assert!(b.allow().is_ok(), "the probe");
+        assert!(b.is_open(), "while the probe is out, others are refused");
         assert!(b.allow().is_err(), "only one probe at a time");
         b.failure(&policy);
         assert!(b.allow().is_err(), "a failed probe opens it again");

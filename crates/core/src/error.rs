@@ -27,6 +27,17 @@ pub struct Attempt {
     pub error: String,
 }
 
+/// Which size limit a request went over; decides the status each dialect answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// One input has more tokens than the model reads, and truncation was off.
+    InputTokens,
+    /// All inputs together hold more tokens than one request may (`max_tokens_per_request`).
+    RequestTokens,
+    /// More inputs than one request may hold (`max_inputs`).
+    Inputs,
+}
+
 /// Everything that can go wrong between a request and its vectors.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
@@ -37,6 +48,16 @@ pub enum EmbedError {
         message: String,
         /// The request field at fault, where there is one.
         param: Option<String>,
+    },
+    /// The request is over a size limit (an input too long, too many tokens or inputs).
+    #[error("{message}")]
+    TooLarge {
+        /// Which limit.
+        limit: Limit,
+        /// The request field at fault, where there is one.
+        param: Option<String>,
+        /// What is over which limit, phrased for the caller.
+        message: String,
     },
     /// The caller named a model the registry does not know.
     #[error("model `{name}` does not exist; available models: {}", available.join(", "))]
@@ -121,9 +142,10 @@ impl EmbedError {
     /// Who is to blame for this error.
     pub fn fault(&self) -> Fault {
         match self {
-            Self::InvalidInput { .. } | Self::ModelNotFound { .. } | Self::Unsupported { .. } => {
-                Fault::User
-            }
+            Self::InvalidInput { .. }
+            | Self::TooLarge { .. }
+            | Self::ModelNotFound { .. }
+            | Self::Unsupported { .. } => Fault::User,
             Self::Provider { .. }
             | Self::Overloaded { .. }
             | Self::Unavailable { .. }

@@ -6,29 +6,14 @@
 //! with the caller's; token-id input never crosses, as ids mean nothing to another tokenizer. A
 //! caller's error stops the walk at once: it would fail everywhere.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::{Attempt, EmbedError, Fault};
-use crate::model::{EmbeddingModel, Embeddings};
-use crate::registry::Registry;
-
-/// What a request hands to the models: text, or token ids of the model's vocabulary.
-#[derive(Debug, Clone, Copy)]
-pub enum Inputs<'a> {
-    /// Texts.
-    Texts(&'a [String]),
-    /// Pre-tokenised inputs.
-    Tokens(&'a [Vec<u32>]),
-}
-
-impl Inputs<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Self::Texts(t) => t.len(),
-            Self::Tokens(t) => t.len(),
-        }
-    }
-}
+use crate::model::{EmbeddingModel, EncodeOptions, Embeddings};
+use crate::registry::{ModelHandle, Registry, Slot};
+use crate::request::Input;
 
 /// How far a request lets the chain go.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,39 +41,55 @@ pub struct Encoded {
     pub model: Arc<dyn EmbeddingModel>,
     /// Whether a model other than the first candidate answered.
     pub fell_back: bool,
+    /// Time this request spent building models (their first use), for Ollama's `load_duration`.
+    pub load_time: Duration,
 }
 
 impl Registry {
-    /// Encode with `requested` (or the default), falling back along the chain as `policy` allows.
-    pub async fn encode_with_fallback(
+    /// Walk from `first` down the chain as `policy` allows until a model answers.
+    ///
+    /// Every attempt builds its model (on first use) and encodes within the model's timeout, so
+    /// a model that cannot be built moves the chain on like any provider fault. While a later
+    /// candidate may still answer, an attempt fails fast on a provider it cannot reach at all.
+    pub(crate) async fn walk(
         &self,
-        requested: Option<&str>,
-        inputs: Inputs<'_>,
+        first: &ModelHandle,
+        input: &Input,
         policy: FallbackPolicy,
+        options: EncodeOptions,
     ) -> Result<Encoded, EmbedError> {
-        let candidates = self.candidates(requested, inputs, policy)?;
+        let candidates = self.candidates(&first.slot, input, policy);
         let mut attempts = Vec::new();
-        let mut retry_after: Option<std::time::Duration> = None;
-        for (position, name) in candidates.iter().enumerate() {
-            match self.encode_one(name, inputs).await {
+        let mut retry_after: Option<Duration> = None;
+        let mut load_time = Duration::ZERO;
+        for (position, slot) in candidates.iter().enumerate() {
+            let others_may_answer = candidates[position + 1..]
+                .iter()
+                .any(|s| !s.breaker.is_open());
+            let options = EncodeOptions {
+                fail_fast: others_may_answer,
+                ..options
+            };
+            match self.encode_one(slot, input, &options, &mut load_time).await {
                 Ok((embeddings, model)) => {
                     if position > 0 {
-                        tracing::warn!(requested = %candidates[0], answered = %name, "fell back to another model");
+                        tracing::warn!(requested = %first.name(), answered = %slot.name, "fell back to another model");
                     }
                     return Ok(Encoded {
                         embeddings,
                         model,
                         fell_back: position > 0,
+                        load_time,
                     });
                 }
                 Err(e) if e.fault() == Fault::User => return Err(e),
                 Err(e) => {
-                    tracing::warn!(model = %name, error = %e, "model failed; trying the next one");
+                    tracing::warn!(model = %slot.name, error = %e, "model failed; trying the next one");
                     if let Some(wait) = e.retry_after() {
                         retry_after = Some(retry_after.map_or(wait, |w| w.min(wait)));
                     }
                     attempts.push(Attempt {
-                        model: name.clone(),
+                        model: slot.name.clone(),
                         error: e.to_string(),
                     });
                 }
@@ -104,51 +105,39 @@ impl Registry {
     /// The models to try, in order.
     fn candidates(
         &self,
-        requested: Option<&str>,
-        inputs: Inputs<'_>,
+        first: &Arc<Slot>,
+        input: &Input,
         policy: FallbackPolicy,
-    ) -> Result<Vec<String>, EmbedError> {
-        let first = self.slot(requested.unwrap_or(self.default_name()))?;
-        let mut out = vec![first.name.clone()];
+    ) -> Vec<Arc<Slot>> {
+        let mut out = vec![first.clone()];
         if !policy.use_chain {
-            return Ok(out);
+            return out;
         }
-        let cross =
-            (policy.cross_space || self.allow_cross_space) && matches!(inputs, Inputs::Texts(_));
-        let chain: Vec<_> = self
+        let cross = (policy.cross_space || self.allow_cross_space) && matches!(input, Input::Texts(_));
+        let chain = self
             .fallback_chain
             .iter()
-            .filter_map(|name| self.slot(name).ok())
-            .filter(|slot| slot.name != first.name)
-            .collect();
-        out.extend(
-            chain
-                .iter()
-                .filter(|s| s.space == first.space)
-                .map(|s| s.name.clone()),
-        );
+            .filter(|slot| slot.name != first.name);
+        let (same, other): (Vec<_>, Vec<_>) = chain.partition(|s| s.space == first.space);
+        out.extend(same.into_iter().cloned());
         if cross {
-            out.extend(
-                chain
-                    .iter()
-                    .filter(|s| s.space != first.space)
-                    .map(|s| s.name.clone()),
-            );
+            out.extend(other.into_iter().cloned());
         }
-        Ok(out)
+        out
     }
 
     /// One attempt through the model's circuit breaker: refused at once while it is open;
     /// otherwise tried, and the outcome recorded.
     async fn encode_one(
         &self,
-        name: &str,
-        inputs: Inputs<'_>,
+        slot: &Arc<Slot>,
+        input: &Input,
+        options: &EncodeOptions,
+        load_time: &mut Duration,
     ) -> Result<(Embeddings, Arc<dyn EmbeddingModel>), EmbedError> {
-        let slot = self.slot(name)?;
         if let Err(open) = slot.breaker.allow() {
             return Err(EmbedError::Unavailable {
-                model: name.to_owned(),
+                model: slot.name.clone(),
                 reason: format!(
                     "skipped: {} consecutive failures opened its circuit; next try in {}s",
                     open.failures,
@@ -156,14 +145,12 @@ impl Registry {
                 ),
             });
         }
-        let result = self.try_encode(name, inputs).await;
+        let result = self.try_encode(slot, input, options, load_time).await;
         match &result {
             Ok((embeddings, _)) => {
                 slot.breaker.success();
-                slot.tokens.fetch_add(
-                    embeddings.prompt_tokens as u64,
-                    std::sync::atomic::Ordering::Relaxed,
-                );
+                slot.tokens
+                    .fetch_add(embeddings.prompt_tokens as u64, Ordering::Relaxed);
             }
             Err(e) if e.fault() == Fault::User => slot.breaker.neutral(),
             Err(_) => slot.breaker.failure(&self.breaker_policy),
@@ -171,39 +158,43 @@ impl Registry {
         result
     }
 
-    /// Build if need be, encode within the model's timeout, check the answer's shape.
+    /// Build if need be and encode, both within the model's timeout; check the answer's shape.
     async fn try_encode(
         &self,
-        name: &str,
-        inputs: Inputs<'_>,
+        slot: &Arc<Slot>,
+        input: &Input,
+        options: &EncodeOptions,
+        load_time: &mut Duration,
     ) -> Result<(Embeddings, Arc<dyn EmbeddingModel>), EmbedError> {
-        let model = self.get_or_create(name).await?;
+        let handle = ModelHandle { slot: slot.clone() };
         let call = async {
-            match inputs {
-                Inputs::Texts(texts) => model.encode(texts).await,
-                Inputs::Tokens(ids) => model.encode_tokens(ids).await,
-            }
+            let (model, built_in) = self.build(&handle).await?;
+            *load_time += built_in;
+            let embeddings = match input {
+                Input::Texts(texts) => model.encode(texts, options).await,
+                Input::Tokens(ids) => model.encode_tokens(ids, options).await,
+            }?;
+            Ok::<_, EmbedError>((embeddings, model))
         };
-        let timeout = self.slot(name)?.config.as_ref().and_then(|c| c.timeout);
-        let embeddings = match timeout {
-            Some(limit) => {
-                tokio::time::timeout(limit, call)
-                    .await
-                    .map_err(|_| EmbedError::Timeout {
-                        model: name.to_owned(),
-                        timeout: limit,
-                    })??
-            }
+        let timeout = slot.config.as_ref().and_then(|c| c.timeout);
+        let (embeddings, model) = match timeout {
+            Some(limit) => tokio::time::timeout(limit, call)
+                .await
+                .map_err(|_| EmbedError::Timeout {
+                    model: slot.name.clone(),
+                    timeout: limit,
+                })??,
             None => call.await?,
         };
+        let name = &slot.name;
         let dims = model.dimensions();
-        if embeddings.vectors.len() != inputs.len()
+        if embeddings.vectors.len() != input.len()
             || embeddings.vectors.iter().any(|v| v.len() != dims)
         {
             return Err(EmbedError::Bug(format!(
                 "model `{name}` returned {} vectors for {} inputs, or vectors not {dims} long",
                 embeddings.vectors.len(),
-                inputs.len()
+                input.len()
             )));
         }
         if embeddings.vectors.iter().flatten().any(|x| !x.is_finite()) {

@@ -7,9 +7,14 @@
 //! - [`error`]: [`EmbedError`], the one error type of the model layer, and the [`Fault`] it carries
 //!   (the caller's, the provider's, or ours), which decides both the HTTP status and whether a
 //!   fallback chain moves on.
-//! - [`registry`]: the [`Registry`] of configured models, built lazily and exactly once.
-//! - [`fallback`]: [`Registry::encode_with_fallback`], the walk down the fallback chain that never
-//!   mixes vector spaces silently.
+//! - [`request`]: [`EmbedRequest`], one request as every dialect states it, and the
+//!   [`RequestLimits`] every request respects.
+//! - [`pipeline`]: [`Registry::embed`], the one path every request takes: resolve, limits,
+//!   fallback walk, model, shorten.
+//! - [`registry`]: the [`Registry`] of configured models, built lazily and exactly once, handing
+//!   out [`ModelHandle`]s.
+//! - [`fallback`]: the walk down the fallback chain that never mixes vector spaces silently and
+//!   fails fast past a provider that cannot be reached.
 //! - [`circuit`]: the circuit breaker that lets the chain skip a model that keeps failing.
 //! - [`config`]: the YAML configuration (the seed's format), `${VAR}` interpolation, the built-in
 //!   default, and start-up validation.
@@ -26,11 +31,14 @@ pub mod config;
 pub mod error;
 pub mod fallback;
 pub mod model;
+pub mod pipeline;
 pub mod registry;
+pub mod request;
 pub mod vector;
 
 pub use config::{Config, ModelConfig, ProviderKind};
-pub use error::{EmbedError, Fault};
-pub use fallback::{Encoded, FallbackPolicy, Inputs};
-pub use model::{EmbeddingModel, Embeddings, ModelInfo, Token};
-pub use registry::{ModelFactory, Registry};
+pub use error::{EmbedError, Fault, Limit};
+pub use fallback::{Encoded, FallbackPolicy};
+pub use model::{EmbeddingModel, Embeddings, EncodeOptions, ModelInfo, Token};
+pub use registry::{ModelFactory, ModelHandle, Registry};
+pub use request::{EmbedRequest, Input, RequestLimits};

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::config::ProviderKind;
+use crate::config::{Precision, ProviderKind};
 use crate::error::EmbedError;
 
 /// What a model is, independent of how it computes: the facts routes and the registry need.
@@ -20,6 +20,36 @@ pub struct ModelInfo {
     pub max_tokens: usize,
     /// The vector space its vectors live in; only models of one space are interchangeable.
     pub space: String,
+    /// How token states become one vector (`mean`, `cls`, ...), where embedd computes it; `None`
+    /// for models it does not run itself (remote, hash), whose pooling it cannot know.
+    pub pooling: Option<String>,
+    /// The precision of the linear layers, where embedd computes them; `None` for remote models.
+    pub precision: Option<Precision>,
+}
+
+/// How one call should treat its inputs; the pipeline sets it per request and per attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodeOptions {
+    /// Cut inputs longer than the model reads (`true`), or refuse them as the caller's error.
+    /// A model without a tokenizer passes `false` on to its provider, which refuses for itself.
+    pub truncate: bool,
+    /// Most tokens all inputs of the call may hold together; more is the caller's error. Only
+    /// models that count tokens before computing can hold it.
+    pub max_total_tokens: Option<usize>,
+    /// Give up at once when the provider cannot be reached at all (connection refused), instead
+    /// of retrying with backoff: the fallback walk sets it while another model may still answer.
+    pub fail_fast: bool,
+}
+
+impl Default for EncodeOptions {
+    /// Truncate, no token cap, retry as the provider's policy says.
+    fn default() -> Self {
+        Self {
+            truncate: true,
+            max_total_tokens: None,
+            fail_fast: false,
+        }
+    }
 }
 
 /// The vectors for a batch of inputs, in input order, and what they cost.
@@ -56,13 +86,21 @@ pub trait EmbeddingModel: Send + Sync {
     fn info(&self) -> &ModelInfo;
 
     /// Embed a batch of texts; one vector per text, in order.
-    async fn encode(&self, texts: &[String]) -> Result<Embeddings, EmbedError>;
+    async fn encode(
+        &self,
+        texts: &[String],
+        options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError>;
 
     /// Embed pre-tokenised inputs (token ids of the model's own vocabulary).
     ///
     /// Only models with a tokenizer can; the default refuses, which is the caller's fault.
-    async fn encode_tokens(&self, inputs: &[Vec<u32>]) -> Result<Embeddings, EmbedError> {
-        let _ = inputs;
+    async fn encode_tokens(
+        &self,
+        inputs: &[Vec<u32>],
+        options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError> {
+        let _ = (inputs, options);
         Err(EmbedError::Unsupported {
             model: self.name().to_owned(),
             what: "has no tokenizer, so it cannot take token ids; send text instead".to_owned(),
@@ -84,19 +122,11 @@ pub trait EmbeddingModel: Send + Sync {
         })
     }
 
-    /// How many tokens each text has before truncation (what [`ModelInfo::max_tokens`] limits).
-    async fn count_tokens(&self, texts: &[String]) -> Result<Vec<usize>, EmbedError> {
-        Ok(self
-            .tokenize(texts, true)
-            .await?
-            .iter()
-            .map(Vec::len)
-            .collect())
-    }
-
     /// Embed one text.
     async fn encode_single(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
-        let mut out = self.encode(&[text.to_owned()]).await?;
+        let mut out = self
+            .encode(&[text.to_owned()], &EncodeOptions::default())
+            .await?;
         match out.vectors.pop() {
             Some(vector) if out.vectors.is_empty() => Ok(vector),
             _ => Err(EmbedError::Bug(format!(

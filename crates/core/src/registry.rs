@@ -1,7 +1,12 @@
 //! The registry: every configured model by name, built on first use and exactly once.
+//!
+//! The set of models is fixed when the registry is made, so the request path takes no lock:
+//! [`Registry::handle`] resolves a caller's name once into a [`ModelHandle`], and everything after
+//! works on the handle.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
@@ -29,6 +34,24 @@ pub(crate) struct Slot {
     pub(crate) breaker: Breaker,
     /// Tokens this model has embedded for callers.
     pub(crate) tokens: AtomicU64,
+}
+
+impl Slot {
+    fn new(
+        name: String,
+        space: String,
+        config: Option<ModelConfig>,
+        model: Option<Arc<dyn EmbeddingModel>>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            config,
+            space,
+            cell: OnceCell::new_with(model),
+            breaker: Breaker::default(),
+            tokens: AtomicU64::new(0),
+        })
+    }
 }
 
 /// What `embedd models` and `/v1/models` show of one model, without building it.
@@ -74,11 +97,84 @@ pub enum ModelHealth {
     NotLoaded,
 }
 
+/// A resolved model: what the config says of it, and the model once built. Cheap to clone.
+#[derive(Clone)]
+pub struct ModelHandle {
+    pub(crate) slot: Arc<Slot>,
+}
+
+impl ModelHandle {
+    /// The registry name.
+    pub fn name(&self) -> &str {
+        &self.slot.name
+    }
+
+    /// The vector space.
+    pub fn space(&self) -> &str {
+        &self.slot.space
+    }
+
+    /// The model if it is built; never builds.
+    pub fn built(&self) -> Option<Arc<dyn EmbeddingModel>> {
+        self.slot.cell.get().cloned()
+    }
+
+    /// The vector length: the built model's, else the config's when it says.
+    pub fn dimensions(&self) -> Option<usize> {
+        match self.built() {
+            Some(model) => Some(model.dimensions()),
+            None => self
+                .slot
+                .config
+                .as_ref()
+                .and_then(ModelConfig::effective_dimensions),
+        }
+    }
+
+    /// What listings show of the model, without building it.
+    pub fn listing(&self) -> ModelListing {
+        let slot = &self.slot;
+        match (slot.cell.get(), &slot.config) {
+            (Some(model), _) => {
+                let info = model.info();
+                ModelListing {
+                    name: slot.name.clone(),
+                    provider: info.provider,
+                    model_id: info.model_id.clone(),
+                    dimensions: Some(info.dimensions),
+                    max_tokens: Some(info.max_tokens),
+                    space: info.space.clone(),
+                    loaded: true,
+                }
+            }
+            (None, Some(config)) => ModelListing {
+                name: slot.name.clone(),
+                provider: config.provider,
+                model_id: config.model_id.clone().unwrap_or_else(|| slot.name.clone()),
+                dimensions: config.effective_dimensions(),
+                max_tokens: config.max_tokens,
+                space: slot.space.clone(),
+                loaded: false,
+            },
+            (None, None) => ModelListing {
+                name: slot.name.clone(),
+                provider: ProviderKind::Local,
+                model_id: slot.name.clone(),
+                dimensions: None,
+                max_tokens: None,
+                space: slot.space.clone(),
+                loaded: false,
+            },
+        }
+    }
+}
+
 /// Every model embedd knows, the default, and the fallback chain.
 pub struct Registry {
-    slots: RwLock<Vec<Arc<Slot>>>,
+    slots: Vec<Arc<Slot>>,
     default_model: String,
-    pub(crate) fallback_chain: Vec<String>,
+    /// The chain's models, resolved once.
+    pub(crate) fallback_chain: Vec<Arc<Slot>>,
     pub(crate) allow_cross_space: bool,
     pub(crate) breaker_policy: BreakerPolicy,
     factory: Arc<dyn ModelFactory>,
@@ -87,24 +183,20 @@ pub struct Registry {
 impl Registry {
     /// A registry of the configured models; none is built until first asked for.
     pub fn new(config: &EmbeddingsConfig, factory: Arc<dyn ModelFactory>) -> Self {
-        let slots = config
+        let slots: Vec<Arc<Slot>> = config
             .models
             .iter()
-            .map(|m| {
-                Arc::new(Slot {
-                    name: m.name.clone(),
-                    space: m.effective_space(),
-                    config: Some(m.clone()),
-                    cell: OnceCell::new(),
-                    breaker: Breaker::default(),
-                    tokens: AtomicU64::new(0),
-                })
-            })
+            .map(|m| Slot::new(m.name.clone(), m.effective_space(), Some(m.clone()), None))
+            .collect();
+        let fallback_chain = config
+            .fallback_chain
+            .iter()
+            .filter_map(|name| slots.iter().find(|s| &s.name == name).cloned())
             .collect();
         Self {
-            slots: RwLock::new(slots),
+            slots,
             default_model: config.default_model.clone(),
-            fallback_chain: config.fallback_chain.clone(),
+            fallback_chain,
             allow_cross_space: config.allow_cross_space_fallback,
             breaker_policy: config.circuit_breaker,
             factory,
@@ -117,37 +209,46 @@ impl Registry {
         Ok(self)
     }
 
-    /// Add an already built model under its own name.
-    pub fn register(&self, model: Arc<dyn EmbeddingModel>) -> Result<(), EmbedError> {
+    /// The same registry with an already built model added under its own name.
+    pub fn with_model(mut self, model: Arc<dyn EmbeddingModel>) -> Result<Self, EmbedError> {
         let info = model.info().clone();
-        let mut slots = self.write_slots()?;
-        if slots.iter().any(|s| s.name == info.name) {
+        if self.slots.iter().any(|s| s.name == info.name) {
             return Err(EmbedError::invalid(
                 "model",
                 format!("a model named `{}` is already registered", info.name),
             ));
         }
-        slots.push(Arc::new(Slot {
-            name: info.name,
-            config: None,
-            space: info.space,
-            cell: OnceCell::new_with(Some(model)),
-            breaker: Breaker::default(),
-            tokens: AtomicU64::new(0),
-        }));
-        Ok(())
+        self.slots
+            .push(Slot::new(info.name, info.space, None, Some(model)));
+        Ok(self)
     }
 
-    /// The registry name a caller's model name refers to.
+    /// The model a caller's name refers to.
     ///
     /// Matches, in order: the exact name; the name ignoring case; a configured alias, the
     /// provider's model id or its last path segment, ignoring case (so `sentence-transformers/all-MiniLM-L6-v2`,
-    /// `all-MiniLM-L6-v2` and `all-minilm-l6-v2` all find the same model).
-    pub fn resolve(&self, requested: &str) -> Result<String, EmbedError> {
-        let slots = self.read_slots()?;
+    /// `all-MiniLM-L6-v2` and `all-minilm-l6-v2` all find the same model); and last, the same
+    /// without an Ollama-style `:tag` (`all-minilm:latest`).
+    pub fn handle(&self, requested: &str) -> Result<ModelHandle, EmbedError> {
+        let found = self.find(requested).or_else(|| {
+            requested
+                .rsplit_once(':')
+                .and_then(|(base, _tag)| self.find(base))
+        });
+        match found {
+            Some(slot) => Ok(ModelHandle { slot: slot.clone() }),
+            None => Err(EmbedError::ModelNotFound {
+                name: requested.to_owned(),
+                available: self.slots.iter().map(|s| s.name.clone()).collect(),
+            }),
+        }
+    }
+
+    fn find(&self, requested: &str) -> Option<&Arc<Slot>> {
+        let slots = &self.slots;
         let last = |s: &str| s.rsplit('/').next().unwrap_or(s).to_owned();
         let wanted = [requested.to_owned(), last(requested)];
-        let found = slots
+        slots
             .iter()
             .find(|s| s.name == requested)
             .or_else(|| {
@@ -165,33 +266,46 @@ impl Registry {
                             })
                     })
                 })
-            });
-        match found {
-            Some(slot) => Ok(slot.name.clone()),
-            None => Err(EmbedError::ModelNotFound {
-                name: requested.to_owned(),
-                available: slots.iter().map(|s| s.name.clone()).collect(),
-            }),
-        }
+            })
+    }
+
+    /// The registry name a caller's model name refers to (see [`Registry::handle`]).
+    pub fn resolve(&self, requested: &str) -> Result<String, EmbedError> {
+        self.handle(requested).map(|h| h.name().to_owned())
+    }
+
+    /// The default model's handle.
+    pub fn default_handle(&self) -> Result<ModelHandle, EmbedError> {
+        self.handle(&self.default_model)
     }
 
     /// The model `name` refers to if it is already built; never builds.
     pub fn get(&self, name: &str) -> Result<Arc<dyn EmbeddingModel>, EmbedError> {
-        let slot = self.slot(name)?;
-        slot.cell
-            .get()
-            .cloned()
-            .ok_or_else(|| EmbedError::Unavailable {
-                model: slot.name.clone(),
-                reason: "not loaded yet".to_owned(),
-            })
+        let handle = self.handle(name)?;
+        handle.built().ok_or_else(|| EmbedError::Unavailable {
+            model: handle.name().to_owned(),
+            reason: "not loaded yet".to_owned(),
+        })
     }
 
     /// The model `name` refers to, built now if this is its first use.
+    pub async fn get_or_create(&self, name: &str) -> Result<Arc<dyn EmbeddingModel>, EmbedError> {
+        let handle = self.handle(name)?;
+        Ok(self.build(&handle).await?.0)
+    }
+
+    /// The handle's model, built now if this is its first use, and how long building took here.
     ///
     /// Concurrent first calls wait for one build; a failed build is retried by the next call.
-    pub async fn get_or_create(&self, name: &str) -> Result<Arc<dyn EmbeddingModel>, EmbedError> {
-        let slot = self.slot(name)?;
+    pub async fn build(
+        &self,
+        handle: &ModelHandle,
+    ) -> Result<(Arc<dyn EmbeddingModel>, Duration), EmbedError> {
+        let slot = &handle.slot;
+        if let Some(model) = slot.cell.get() {
+            return Ok((model.clone(), Duration::ZERO));
+        }
+        let started = Instant::now();
         let model = slot
             .cell
             .get_or_try_init(|| async {
@@ -207,7 +321,7 @@ impl Registry {
                 })
             })
             .await?;
-        Ok(model.clone())
+        Ok((model.clone(), started.elapsed()))
     }
 
     /// The model used when a request names none, built if need be.
@@ -220,50 +334,21 @@ impl Registry {
         &self.default_model
     }
 
-    /// The fallback chain, in order.
-    pub fn fallback_chain(&self) -> &[String] {
-        &self.fallback_chain
+    /// The fallback chain's model names, in order.
+    pub fn fallback_chain(&self) -> Vec<&str> {
+        self.fallback_chain.iter().map(|s| s.name.as_str()).collect()
     }
 
     /// Every model, in config order, without building any.
     pub fn list(&self) -> Vec<ModelListing> {
-        let Ok(slots) = self.read_slots() else {
-            return Vec::new();
-        };
-        slots
+        self.handles().iter().map(ModelHandle::listing).collect()
+    }
+
+    /// Every model's handle, in config order.
+    pub fn handles(&self) -> Vec<ModelHandle> {
+        self.slots
             .iter()
-            .map(|slot| match (slot.cell.get(), &slot.config) {
-                (Some(model), _) => {
-                    let info = model.info();
-                    ModelListing {
-                        name: slot.name.clone(),
-                        provider: info.provider,
-                        model_id: info.model_id.clone(),
-                        dimensions: Some(info.dimensions),
-                        max_tokens: Some(info.max_tokens),
-                        space: info.space.clone(),
-                        loaded: true,
-                    }
-                }
-                (None, Some(config)) => ModelListing {
-                    name: slot.name.clone(),
-                    provider: config.provider,
-                    model_id: config.model_id.clone().unwrap_or_else(|| slot.name.clone()),
-                    dimensions: config.effective_dimensions(),
-                    max_tokens: config.max_tokens,
-                    space: slot.space.clone(),
-                    loaded: false,
-                },
-                (None, None) => ModelListing {
-                    name: slot.name.clone(),
-                    provider: ProviderKind::Local,
-                    model_id: slot.name.clone(),
-                    dimensions: None,
-                    max_tokens: None,
-                    space: slot.space.clone(),
-                    loaded: false,
-                },
-            })
+            .map(|slot| ModelHandle { slot: slot.clone() })
             .collect()
     }
 
@@ -292,10 +377,7 @@ impl Registry {
 
     /// Tokens and estimated cost per model, in config order.
     pub fn usage(&self) -> Vec<ModelUsage> {
-        let Ok(slots) = self.read_slots() else {
-            return Vec::new();
-        };
-        slots
+        self.slots
             .iter()
             .map(|slot| {
                 let tokens = slot.tokens.load(Ordering::Relaxed);
@@ -317,37 +399,16 @@ impl Registry {
         for u in self.usage().into_iter().filter(|u| u.tokens > 0) {
             tracing::info!(model = %u.name, provider = %u.provider, tokens = u.tokens, usd = u.usd.unwrap_or(0.0), "usage summary");
         }
-        let built: Vec<_> = match self.read_slots() {
-            Ok(slots) => slots.iter().filter_map(|s| s.cell.get().cloned()).collect(),
-            Err(_) => return,
-        };
+        let built: Vec<_> = self
+            .slots
+            .iter()
+            .filter_map(|s| s.cell.get().cloned())
+            .collect();
         for model in built {
             if let Err(e) = model.close().await {
                 tracing::warn!(model = %model.name(), error = %e, "model failed to close");
             }
         }
-    }
-
-    pub(crate) fn slot(&self, name: &str) -> Result<Arc<Slot>, EmbedError> {
-        let canonical = self.resolve(name)?;
-        let slots = self.read_slots()?;
-        slots
-            .iter()
-            .find(|s| s.name == canonical)
-            .cloned()
-            .ok_or_else(|| EmbedError::Bug(format!("model `{canonical}` resolved but has no slot")))
-    }
-
-    fn read_slots(&self) -> Result<std::sync::RwLockReadGuard<'_, Vec<Arc<Slot>>>, EmbedError> {
-        self.slots
-            .read()
-            .map_err(|_| EmbedError::Bug("the registry lock was poisoned".to_owned()))
-    }
-
-    fn write_slots(&self) -> Result<std::sync::RwLockWriteGuard<'_, Vec<Arc<Slot>>>, EmbedError> {
-        self.slots
-            .write()
-            .map_err(|_| EmbedError::Bug("the registry lock was poisoned".to_owned()))
     }
 }
 

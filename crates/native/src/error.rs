@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use embedd_core::EmbedError;
+use embedd_core::{EmbedError, Limit};
 
 /// A native model's failure, naming the file at fault where there is one.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,24 @@ pub enum NativeError {
         /// The vocabulary size.
         vocab: usize,
     },
+    /// An input has more tokens than the model reads, and the caller asked not to truncate.
+    #[error("input[{input}] has {tokens} tokens, more than the {max} this model reads; shorten it or allow truncation")]
+    InputTooLong {
+        /// Which input.
+        input: usize,
+        /// Its tokens, special tokens included.
+        tokens: usize,
+        /// The model's limit.
+        max: usize,
+    },
+    /// The inputs of one request hold more tokens together than one request may.
+    #[error("the inputs hold {tokens} tokens together, more than the {max} one request may; send fewer or shorter inputs")]
+    TooManyTokens {
+        /// Tokens of all inputs.
+        tokens: usize,
+        /// The limit (`server.max_tokens_per_request`).
+        max: usize,
+    },
     /// Too many requests are waiting for this model; try again shortly.
     #[error("too many requests are waiting for this model")]
     Overloaded,
@@ -50,6 +68,14 @@ impl NativeError {
         }
     }
 
+    /// The same error about input number `input` of the request.
+    pub fn at_input(self, input: usize) -> Self {
+        match self {
+            Self::InputTooLong { tokens, max, .. } => Self::InputTooLong { input, tokens, max },
+            other => other,
+        }
+    }
+
     /// The model-layer error for model `model`.
     pub fn into_embed_error(self, model: &str) -> EmbedError {
         match self {
@@ -58,6 +84,16 @@ impl NativeError {
             } => EmbedError::InvalidInput {
                 message: self.to_string(),
                 param: Some(format!("input[{input}][{position}]")),
+            },
+            Self::InputTooLong { input, .. } => EmbedError::TooLarge {
+                limit: Limit::InputTokens,
+                param: Some(format!("input[{input}]")),
+                message: self.to_string(),
+            },
+            Self::TooManyTokens { .. } => EmbedError::TooLarge {
+                limit: Limit::RequestTokens,
+                param: Some("input".to_owned()),
+                message: self.to_string(),
             },
             Self::Bug(message) => EmbedError::Bug(format!("model `{model}`: {message}")),
             Self::Overloaded => EmbedError::Overloaded {

@@ -7,11 +7,14 @@
 //! - [`tokenize`]: the model's `tokenizer.json`, truncating at the model's limit.
 //! - [`arch`]: the supported architectures (BERT, RoBERTa, MPNet) and their `config.json`.
 //! - [`encoder`]: one transformer encoder for all of them, run on real tokens only (no padding).
+//! - [`engine`]: a loaded model's parts, and the batch computation (texts to ids, ids to vectors).
 //! - [`ops`]: matrix products (and the row split that lets one text use every core).
 //! - [`quant`]: int8 linear layers (opt in per model): quantized weights, AVX-512 VNNI kernel.
 //! - [`vmath`]: vectorised elementwise math: `exp`, GELU, softmax, layer norm.
 //! - [`pooling`]: token states to one vector (mean, CLS, max, last token).
-//! - [`scheduler`]: concurrent requests merged into batches, a bounded queue in front.
+//! - [`scheduler`]: requests cut into batches that take turns (a small request never waits behind
+//!   a large one), batches sized by measured time, a bounded queue in front; tested with a fake
+//!   batch function.
 //! - [`model`]: [`NativeModel`], the [`embedd_core::EmbeddingModel`] over all of the above.
 #![deny(missing_docs)]
 
@@ -46,6 +49,7 @@ macro_rules! dispatch {
 
 pub mod arch;
 pub mod encoder;
+pub mod engine;
 pub mod error;
 pub mod layout;
 pub mod model;
@@ -60,4 +64,4 @@ pub mod weights;
 pub use error::NativeError;
 pub use model::{LoadOptions, NativeModel};
 pub use quant::Precision;
-pub use scheduler::BatchLimits;
+pub use scheduler::{BatchFn, BatchLimits, Scheduler};

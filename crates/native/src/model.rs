@@ -4,30 +4,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use embedd_core::vector::normalize;
-use embedd_core::{EmbedError, EmbeddingModel, Embeddings, ModelInfo, ProviderKind, Token};
-use rayon::prelude::*;
+use embedd_core::{
+    EmbedError, EmbeddingModel, Embeddings, EncodeOptions, ModelInfo, ProviderKind, Token,
+};
 
 use crate::encoder::Encoder;
+use crate::engine::Engine;
 use crate::error::NativeError;
 use crate::layout::ModelLayout;
-use crate::pooling::Pooling;
 use crate::quant::{self, Precision};
 use crate::scheduler::{BatchLimits, Scheduler};
 use crate::tokenize::TextTokenizer;
 use crate::weights::Weights;
-
-/// The most tokens one forward pass takes; bounds the activations' memory.
-const MAX_CHUNK_TOKENS: usize = 4096;
-
-/// The loaded parts of a model, shared by every request.
-pub(crate) struct Engine {
-    tokenizer: TextTokenizer,
-    encoder: Encoder,
-    pooling: Pooling,
-    normalize: bool,
-    pool: rayon::ThreadPool,
-}
 
 /// How to load a model: everything but where it is and what it is called.
 #[derive(Debug, Clone)]
@@ -38,15 +26,21 @@ pub struct LoadOptions {
     pub threads: usize,
     /// The linear layers' precision (`quantize:` in the config).
     pub precision: Precision,
+    /// The batch scheduler's limits.
+    pub batch: BatchLimits,
+    /// The vector space the caller puts the model in; the model id when `None`.
+    pub space: Option<String>,
 }
 
 impl Default for LoadOptions {
-    /// The model's own limit, one thread per core, `f32`.
+    /// The model's own limit, one thread per core, `f32`, the default batch limits.
     fn default() -> Self {
         Self {
             max_tokens: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             precision: Precision::F32,
+            batch: BatchLimits::default(),
+            space: None,
         }
     }
 }
@@ -77,6 +71,8 @@ impl NativeModel {
             }
             layout.max_seq_length = limit;
         }
+        // Checked before anything heavy is loaded.
+        options.batch.check(layout.max_seq_length)?;
         let weights = Weights::open(&layout.transformer_dir.join("model.safetensors"))?;
         let encoder = Encoder::load(&weights, layout.encoder.clone(), options.precision)?;
         let tokenizer = TextTokenizer::load(
@@ -109,9 +105,10 @@ impl NativeModel {
             normalize: layout.normalize,
             pool,
         });
+        let batch_engine = engine.clone();
         let scheduler = Scheduler::start(
-            engine.clone(),
-            BatchLimits::default(),
+            Box::new(move |sequences: &[Vec<u32>]| batch_engine.embed_ids(sequences)),
+            options.batch,
             layout.max_seq_length,
         )?;
         Ok(Self {
@@ -121,30 +118,23 @@ impl NativeModel {
                 model_id: model_id.to_owned(),
                 dimensions: layout.encoder.hidden,
                 max_tokens: layout.max_seq_length,
-                space: embedd_core::config::space_of(model_id),
+                space: options.space.clone().unwrap_or_else(|| model_id.to_owned()),
+                pooling: Some(layout.pooling.name().to_owned()),
+                precision: Some(options.precision),
             },
             engine,
             scheduler,
         })
     }
 
-    /// The same model with its scheduler set to `limits`; refused when the token budget cannot
-    /// hold the model's longest input.
-    pub fn with_batch_limits(mut self, limits: BatchLimits) -> Result<Self, NativeError> {
-        self.scheduler = Scheduler::start(self.engine.clone(), limits, self.info.max_tokens)?;
-        Ok(self)
-    }
-
-    /// The same model with another vector-space name (from the config's `space`).
-    pub fn with_space(mut self, space: String) -> Self {
-        self.info.space = space;
-        self
-    }
-
     /// Tokenize and embed on the calling thread, bypassing the scheduler; for callers without
     /// an async runtime, such as tests.
     pub fn embed_texts_blocking(&self, texts: &[String]) -> Result<Embeddings, NativeError> {
-        self.engine.embed_ids(&self.engine.tokenize_all(texts)?)
+        let ids = self.engine.tokenize(texts, true)?;
+        Ok(Embeddings {
+            prompt_tokens: ids.iter().map(Vec::len).sum(),
+            vectors: self.engine.embed_ids(&ids)?,
+        })
     }
 
     /// Run `job` on the blocking pool, off the async runtime's threads.
@@ -164,67 +154,22 @@ impl NativeModel {
             })?
             .map_err(|e| e.into_embed_error(&self.info.name))
     }
-}
 
-impl Engine {
-    /// Token ids of every text, computed on the calling thread (never the inference pool).
-    fn tokenize_all(&self, texts: &[String]) -> Result<Vec<Vec<u32>>, NativeError> {
-        texts.iter().map(|t| self.tokenizer.encode(t)).collect()
-    }
-
-    pub(crate) fn embed_ids(&self, sequences: &[Vec<u32>]) -> Result<Embeddings, NativeError> {
-        let dim = self.encoder.config().hidden;
-        let tokens: usize = sequences.iter().map(Vec::len).sum();
-        let chunks = chunk(
-            sequences,
-            tokens
-                .div_ceil(self.pool.current_num_threads().max(1))
-                .clamp(1, MAX_CHUNK_TOKENS),
-        );
-        // Fewer chunks than threads (one short text): split each chunk's projections instead.
-        let split = (self.pool.current_num_threads() / chunks.len().max(1)).max(1);
-        let pooled: Vec<Vec<Vec<f32>>> = self.pool.install(|| {
-            chunks
-                .par_iter()
-                .map(|chunk| {
-                    let states = self.encoder.forward(chunk, split)?;
-                    let mut offset = 0;
-                    let mut out = Vec::with_capacity(chunk.len());
-                    for seq in chunk.iter() {
-                        let mut v = self.pooling.apply(&states[offset * dim..], seq.len(), dim);
-                        if self.normalize {
-                            normalize(&mut v);
-                        }
-                        offset += seq.len();
-                        out.push(v);
-                    }
-                    Ok(out)
-                })
-                .collect::<Result<_, NativeError>>()
-        })?;
-        Ok(Embeddings {
-            vectors: pooled.into_iter().flatten().collect(),
-            prompt_tokens: tokens,
-        })
-    }
-}
-
-/// Split consecutive sequences into chunks of about `target` tokens each.
-fn chunk(sequences: &[Vec<u32>], target: usize) -> Vec<&[Vec<u32>]> {
-    let mut chunks = Vec::new();
-    let (mut start, mut tokens) = (0, 0);
-    for (i, seq) in sequences.iter().enumerate() {
-        tokens += seq.len();
-        if tokens >= target {
-            chunks.push(&sequences[start..=i]);
-            start = i + 1;
-            tokens = 0;
+    /// Hold the request's token cap, then queue the sequences for the scheduler.
+    async fn submit(
+        &self,
+        ids: Vec<Vec<u32>>,
+        options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError> {
+        let tokens: usize = ids.iter().map(Vec::len).sum();
+        if let Some(max) = options.max_total_tokens.filter(|max| tokens > *max) {
+            return Err(NativeError::TooManyTokens { tokens, max }.into_embed_error(&self.info.name));
         }
+        self.scheduler
+            .submit(ids)
+            .await
+            .map_err(|e| e.into_embed_error(&self.info.name))
     }
-    if start < sequences.len() {
-        chunks.push(&sequences[start..]);
-    }
-    chunks
 }
 
 #[async_trait]
@@ -233,27 +178,32 @@ impl EmbeddingModel for NativeModel {
         &self.info
     }
 
-    async fn encode(&self, texts: &[String]) -> Result<Embeddings, EmbedError> {
+    async fn encode(
+        &self,
+        texts: &[String],
+        options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError> {
         // Tokenised on the blocking pool, computed by the scheduler on the inference pool.
-        let ids = self
-            .run(texts.to_vec(), |engine, texts| engine.tokenize_all(&texts))
-            .await?;
-        self.scheduler
-            .submit(ids)
-            .await
-            .map_err(|e| e.into_embed_error(&self.info.name))
+        let ids = if options.truncate {
+            self.run(texts.to_vec(), |engine, texts| engine.tokenize(&texts, true))
+                .await?
+        } else {
+            self.run(texts.to_vec(), |engine, texts| engine.tokenize(&texts, false))
+                .await?
+        };
+        self.submit(ids, options).await
     }
 
-    async fn encode_tokens(&self, inputs: &[Vec<u32>]) -> Result<Embeddings, EmbedError> {
+    async fn encode_tokens(
+        &self,
+        inputs: &[Vec<u32>],
+        options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError> {
         let ids = self
             .engine
-            .tokenizer
-            .check_ids(inputs)
+            .check_ids(inputs, options.truncate)
             .map_err(|e| e.into_embed_error(&self.info.name))?;
-        self.scheduler
-            .submit(ids)
-            .await
-            .map_err(|e| e.into_embed_error(&self.info.name))
+        self.submit(ids, options).await
     }
 
     async fn tokenize(
@@ -275,22 +225,5 @@ impl EmbeddingModel for NativeModel {
 
     async fn health(&self) -> Result<(), EmbedError> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_cover_every_sequence_in_order() {
-        let seqs: Vec<Vec<u32>> = [3, 5, 2, 7, 1].iter().map(|n| vec![0; *n]).collect();
-        let chunks = chunk(&seqs, 8);
-        assert_eq!(
-            chunks.iter().map(|c| c.len()).collect::<Vec<_>>(),
-            vec![2, 2, 1]
-        );
-        assert_eq!(chunks.concat(), seqs);
-        assert_eq!(chunk(&[], 8).len(), 0);
     }
 }

@@ -17,6 +17,19 @@ pub enum Pooling {
     MeanSqrtLen,
 }
 
+impl Pooling {
+    /// The mode's name as TEI reports it (`mean`, `cls`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mean => "mean",
+            Self::Cls => "cls",
+            Self::Max => "max",
+            Self::LastToken => "last_token",
+            Self::MeanSqrtLen => "mean_sqrt_len",
+        }
+    }
+}
+
 /// The flags of sentence-transformers' pooling config.
 #[derive(Debug, Deserialize)]
 pub struct PoolingFlags {

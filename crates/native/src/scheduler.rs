@@ -1,31 +1,52 @@
-//! The batch scheduler: concurrent requests are queued, merged into one batch while the previous
-//! batch computes, and answered each with its own vectors.
+//! The batch scheduler: requests are queued, cut into batches that take turns, and each answered
+//! with its own vectors.
 //!
-//! One thread takes the first waiting request, then every other request already waiting while
-//! the batch stays within a token budget and a count; the merged batch runs on the model's
-//! inference pool (sized to the cores), never on the async runtime's threads. No request waits
-//! for a timer: a lone request runs at once, and requests that arrive during a computation form
-//! the next batch. The queue is bounded; when it is full a request is refused at once
-//! (`Overloaded`, a 503 with Retry-After) instead of growing memory without bound.
+//! One thread owns the queue. Each batch is planned round-robin over the requests in progress:
+//! every request (up to [`BatchLimits::max_batch_requests`]) gets an equal share of the batch's
+//! token budget, at least one sequence, and what the others leave is filled in turn. A request
+//! that was served and is not finished goes to the back of the line. So a large request is split
+//! into many batches, and a small one that arrives while it computes rides along in the very next
+//! batch instead of waiting for the whole of it: its wait is at most about two batches.
+//!
+//! The budget is set by time, not by a fixed count: the scheduler measures the seconds per token
+//! of the batches it runs and sizes the next one to take about [`BatchLimits::target_batch_time`],
+//! within `max_batch_tokens` and never below the model's longest input. That keeps the wait short
+//! for slow models (mpnet) and slow machines alike, and batches large where the model is fast.
+//!
+//! No request waits for a timer: a lone request runs at once. A request whose caller went away
+//! (the HTTP client disconnected, dropping its future) has its remaining sequences dropped before
+//! the next batch. Admission is bounded ([`BatchLimits::queue`] requests at once); beyond it a
+//! request is refused at once ([`NativeError::Overloaded`], a 503 with Retry-After).
 
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use embedd_core::Embeddings;
 use tokio::sync::oneshot;
 
 use crate::error::NativeError;
-use crate::model::Engine;
 
-/// How big a merged batch may grow, and how many requests may wait.
+/// Computes the vectors of one batch of token-id sequences, one per sequence, in order.
+pub type BatchFn = Box<dyn Fn(&[Vec<u32>]) -> Result<Vec<Vec<f32>>, NativeError> + Send>;
+
+/// The most tokens of the first batch, before any has been timed.
+const FIRST_BATCH_TOKENS: usize = 1024;
+
+/// How big a batch may grow, how long it should take, and how many requests may wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchLimits {
-    /// Most tokens in one merged batch (a single larger request still runs, alone).
+    /// Most tokens in one batch (`max_batch_tokens` in the config).
     pub max_batch_tokens: usize,
-    /// Most requests merged into one batch.
+    /// Most requests sharing one batch.
     pub max_batch_requests: usize,
-    /// Most requests waiting; beyond it requests are refused.
+    /// Most requests admitted at once, waiting or in progress (`queue_size`); more are refused.
     pub queue: usize,
+    /// About how long one batch should compute: a request arriving meanwhile waits about this
+    /// long for the batch in progress, then rides in the next.
+    pub target_batch_time: Duration,
 }
 
 impl Default for BatchLimits {
@@ -34,6 +55,7 @@ impl Default for BatchLimits {
             max_batch_tokens: 16_384,
             max_batch_requests: 64,
             queue: 256,
+            target_batch_time: Duration::from_millis(80),
         }
     }
 }
@@ -41,10 +63,11 @@ impl Default for BatchLimits {
 impl BatchLimits {
     /// Refuse limits under which some valid input could never be scheduled (a hang in TEI).
     pub fn check(&self, longest_input: usize) -> Result<(), NativeError> {
-        if self.max_batch_tokens < longest_input || self.max_batch_requests == 0 {
+        if self.max_batch_tokens < longest_input || self.max_batch_requests == 0 || self.queue == 0
+        {
             return Err(NativeError::Unsupported(format!(
-                "the batch budget of {} tokens and {} requests cannot hold this model's longest input ({longest_input} tokens); raise max_batch_tokens",
-                self.max_batch_tokens, self.max_batch_requests
+                "the batch budget of {} tokens, {} requests and a queue of {} cannot hold this model's longest input ({longest_input} tokens); raise max_batch_tokens",
+                self.max_batch_tokens, self.max_batch_requests, self.queue
             )));
         }
         Ok(())
@@ -53,48 +76,69 @@ impl BatchLimits {
 
 struct Job {
     sequences: Vec<Vec<u32>>,
+    reply: oneshot::Sender<Result<Embeddings, NativeError>>,
+}
+
+/// A request being computed: what is left of it and what is done.
+struct InProgress {
+    remaining: VecDeque<Vec<u32>>,
+    vectors: Vec<Vec<f32>>,
     tokens: usize,
     reply: oneshot::Sender<Result<Embeddings, NativeError>>,
 }
 
-/// The queue in front of one model's engine.
+/// The queue in front of one model's batch function.
 pub struct Scheduler {
-    queue: SyncSender<Job>,
+    queue: Sender<Job>,
+    admitted: Arc<AtomicUsize>,
+    limit: usize,
 }
 
 impl Scheduler {
-    /// Start the batching thread for `engine`. The token budget must hold the model's longest
-    /// input, or such an input could never be scheduled with others.
-    pub(crate) fn start(
-        engine: Arc<Engine>,
+    /// Start the batching thread over `batch`. The token budget must hold the model's longest
+    /// input, or such an input could never be scheduled.
+    pub fn start(
+        batch: BatchFn,
         limits: BatchLimits,
         longest_input: usize,
     ) -> Result<Self, NativeError> {
         limits.check(longest_input)?;
-        let (queue, waiting) = mpsc::sync_channel(limits.queue);
+        let (queue, waiting) = mpsc::channel();
+        let admitted = Arc::new(AtomicUsize::new(0));
+        let mut worker = Worker {
+            batch,
+            limits,
+            longest_input,
+            admitted: admitted.clone(),
+            seconds_per_token: None,
+        };
         std::thread::Builder::new()
             .name("embedd-batcher".to_owned())
-            .spawn(move || batch_loop(&engine, &waiting, limits))
+            .spawn(move || worker.run(&waiting))
             .map_err(|e| {
                 NativeError::Unsupported(format!("cannot start the batching thread: {e}"))
             })?;
-        Ok(Self { queue })
+        Ok(Self {
+            queue,
+            admitted,
+            limit: limits.queue,
+        })
     }
 
-    /// Queue token-id sequences and wait for their vectors.
+    /// Queue token-id sequences and wait for their vectors. Dropping the future gives up the
+    /// request: its sequences not yet computed are never computed.
     pub async fn submit(&self, sequences: Vec<Vec<u32>>) -> Result<Embeddings, NativeError> {
+        if sequences.is_empty() {
+            return Ok(Embeddings::default());
+        }
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.limit {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+            return Err(NativeError::Overloaded);
+        }
         let (reply, answer) = oneshot::channel();
-        let tokens = sequences.iter().map(Vec::len).sum();
-        match self.queue.try_send(Job {
-            sequences,
-            tokens,
-            reply,
-        }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(NativeError::Overloaded),
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(NativeError::Bug("the batching thread stopped".to_owned()))
-            }
+        if self.queue.send(Job { sequences, reply }).is_err() {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+            return Err(NativeError::Bug("the batching thread stopped".to_owned()));
         }
         answer
             .await
@@ -102,105 +146,179 @@ impl Scheduler {
     }
 }
 
-/// Take waiting jobs, merge them within the limits, compute, answer; until every sender is gone.
-fn batch_loop(engine: &Engine, waiting: &Receiver<Job>, limits: BatchLimits) {
-    let mut carried: Option<Job> = None;
-    loop {
-        let first = match carried.take() {
-            Some(job) => job,
-            None => match waiting.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            },
-        };
-        let mut tokens = first.tokens;
-        let mut batch = vec![first];
-        while batch.len() < limits.max_batch_requests {
-            match waiting.try_recv() {
-                Ok(job) if tokens + job.tokens <= limits.max_batch_tokens => {
-                    tokens += job.tokens;
-                    batch.push(job);
+/// The batching thread's state.
+struct Worker {
+    batch: BatchFn,
+    limits: BatchLimits,
+    longest_input: usize,
+    admitted: Arc<AtomicUsize>,
+    /// Measured cost of the batches run so far (an exponential average).
+    seconds_per_token: Option<f64>,
+}
+
+impl Worker {
+    /// Plan, compute and answer batches until every sender is gone and nothing is left.
+    fn run(&mut self, waiting: &Receiver<Job>) {
+        let mut line: VecDeque<InProgress> = VecDeque::new();
+        loop {
+            if line.is_empty() {
+                match waiting.recv() {
+                    Ok(job) => line.push_back(InProgress::from(job)),
+                    Err(_) => return,
                 }
-                Ok(job) => {
-                    carried = Some(job);
-                    break;
+            }
+            while let Ok(job) = waiting.try_recv() {
+                line.push_back(InProgress::from(job));
+            }
+            line.retain(|request| {
+                let wanted = !request.reply.is_closed();
+                if !wanted {
+                    self.admitted.fetch_sub(1, Ordering::AcqRel);
                 }
-                Err(_) => break,
+                wanted
+            });
+            if !line.is_empty() {
+                self.step(&mut line);
             }
         }
-        // A panic in the kernels is a bug; it fails this batch (its callers see their answers
-        // dropped) but must not take the model down for every later request.
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(engine, batch))).is_err() {
-            tracing::error!("a batch panicked; its requests failed, the scheduler goes on");
+    }
+
+    /// The token budget of the next batch.
+    fn budget(&self) -> usize {
+        let budget = match self.seconds_per_token {
+            None => FIRST_BATCH_TOKENS,
+            Some(spt) => (self.limits.target_batch_time.as_secs_f64() / spt).round() as usize,
+        };
+        budget.clamp(self.longest_input, self.limits.max_batch_tokens)
+    }
+
+    /// Run one batch from the front of `line` and answer the requests it finishes.
+    fn step(&mut self, line: &mut VecDeque<InProgress>) {
+        let (sequences, shares) = plan(line, self.budget(), self.limits.max_batch_requests);
+        let tokens: usize = sequences.iter().map(Vec::len).sum();
+        let started = Instant::now();
+        // A panic in the kernels is a bug; it fails this batch's requests but must not take the
+        // model down for every later request.
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.batch)(&sequences)))
+                .unwrap_or_else(|_| Err(NativeError::Bug("a batch panicked".to_owned())));
+        self.observe(tokens, started.elapsed());
+        match outcome {
+            Ok(vectors) if vectors.len() == sequences.len() => {
+                let mut vectors = vectors.into_iter();
+                for (request, count) in line.iter_mut().zip(&shares) {
+                    request.vectors.extend(vectors.by_ref().take(*count));
+                }
+            }
+            outcome => {
+                let message = match outcome {
+                    Err(e) => e.to_string(),
+                    Ok(v) => format!("{} vectors for {} sequences", v.len(), sequences.len()),
+                };
+                tracing::error!(error = %message, "a batch failed; its requests fail, the scheduler goes on");
+                let error = || NativeError::Bug(format!("batch failed: {message}"));
+                self.settle(line, &shares, |_| Some(Err(error())));
+                return;
+            }
+        }
+        self.settle(line, &shares, |request| {
+            request.remaining.is_empty().then(|| {
+                Ok(Embeddings {
+                    vectors: std::mem::take(&mut request.vectors),
+                    prompt_tokens: request.tokens,
+                })
+            })
+        });
+    }
+
+    /// After a batch: each request that had a share gets `answer`'s verdict (`None`: not done,
+    /// it goes to the back of the line); requests without a share keep their place at the front.
+    fn settle(
+        &self,
+        line: &mut VecDeque<InProgress>,
+        shares: &[usize],
+        answer: impl Fn(&mut InProgress) -> Option<Result<Embeddings, NativeError>>,
+    ) {
+        let mut kept = Vec::new();
+        for share in shares {
+            let Some(mut request) = line.pop_front() else {
+                break;
+            };
+            if *share == 0 {
+                kept.push(request);
+                continue;
+            }
+            match answer(&mut request) {
+                Some(result) => {
+                    // A caller that went away no longer needs its answer.
+                    let _ = request.reply.send(result);
+                    self.admitted.fetch_sub(1, Ordering::AcqRel);
+                }
+                None => line.push_back(request),
+            }
+        }
+        for request in kept.into_iter().rev() {
+            line.push_front(request);
+        }
+    }
+
+    fn observe(&mut self, tokens: usize, elapsed: Duration) {
+        if tokens == 0 {
+            return;
+        }
+        let measured = elapsed.as_secs_f64() / tokens as f64;
+        self.seconds_per_token = Some(match self.seconds_per_token {
+            None => measured,
+            Some(before) => 0.7 * before + 0.3 * measured,
+        });
+    }
+}
+
+impl From<Job> for InProgress {
+    fn from(job: Job) -> Self {
+        Self {
+            tokens: job.sequences.iter().map(Vec::len).sum(),
+            vectors: Vec::with_capacity(job.sequences.len()),
+            remaining: job.sequences.into(),
+            reply: job.reply,
         }
     }
 }
 
-/// Compute one merged batch and hand each job its share.
-fn run(engine: &Engine, batch: Vec<Job>) {
-    let counts: Vec<usize> = batch.iter().map(|j| j.sequences.len()).collect();
-    let mut replies = Vec::with_capacity(batch.len());
-    let mut all = Vec::with_capacity(counts.iter().sum());
-    for job in batch {
-        all.extend(job.sequences);
-        replies.push((job.reply, job.tokens));
-    }
-    match engine.embed_ids(&all) {
-        Ok(result) => {
-            let mut vectors = result.vectors.into_iter();
-            for ((reply, tokens), count) in replies.into_iter().zip(counts) {
-                let share = Embeddings {
-                    vectors: vectors.by_ref().take(count).collect(),
-                    prompt_tokens: tokens,
-                };
-                // A caller that went away no longer needs its answer.
-                let _ = reply.send(Ok(share));
+/// Take the next batch from the front of `line`: the sequences, and how many came from each of
+/// the first `shares.len()` requests. Each of up to `max_requests` requests gets an equal share
+/// of `budget` tokens (at least one sequence where it fits); what is left is filled in order.
+fn plan(
+    line: &mut VecDeque<InProgress>,
+    budget: usize,
+    max_requests: usize,
+) -> (Vec<Vec<u32>>, Vec<usize>) {
+    let sharing = line.len().min(max_requests).max(1);
+    let quantum = (budget / sharing).max(1);
+    let mut used = 0;
+    let mut shares = vec![0usize; sharing];
+    let mut taken: Vec<Vec<Vec<u32>>> = vec![Vec::new(); sharing];
+    for fill in [true, false] {
+        for (i, request) in line.iter_mut().take(sharing).enumerate() {
+            let mut own: usize = taken[i].iter().map(Vec::len).sum();
+            while let Some(next) = request.remaining.front() {
+                // The first sequence of a batch always goes in, so every batch makes progress.
+                let fits_batch = used == 0 || used + next.len() <= budget;
+                let fits_share = !fill || own + next.len() <= quantum || taken[i].is_empty();
+                if !(fits_batch && fits_share) {
+                    break;
+                }
+                used += next.len();
+                own += next.len();
+                shares[i] += 1;
+                taken[i].extend(request.remaining.pop_front());
             }
         }
-        Err(e) => {
-            let message = e.to_string();
-            for (reply, _) in replies {
-                let _ = reply.send(Err(NativeError::Bug(format!("batch failed: {message}"))));
-            }
-        }
     }
+    let last_served = shares.iter().rposition(|n| *n > 0).map_or(0, |i| i + 1);
+    shares.truncate(last_served);
+    (taken.into_iter().flatten().collect(), shares)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_must_hold_the_longest_input() {
-        assert!(BatchLimits::default().check(512).is_ok());
-        let small = BatchLimits {
-            max_batch_tokens: 256,
-            ..BatchLimits::default()
-        };
-        assert!(small.check(512).unwrap_err().to_string().contains("512"));
-        let none = BatchLimits {
-            max_batch_requests: 0,
-            ..BatchLimits::default()
-        };
-        assert!(none.check(8).is_err());
-    }
-
-    #[tokio::test]
-    async fn a_full_queue_refuses_at_once() {
-        // No batching thread drains this queue of two; fill it, then ask once more.
-        let (queue, _waiting) = mpsc::sync_channel(2);
-        let scheduler = Scheduler { queue };
-        for _ in 0..2 {
-            let job = Job {
-                sequences: vec![vec![1, 2]],
-                tokens: 2,
-                reply: oneshot::channel().0,
-            };
-            assert!(scheduler.queue.try_send(job).is_ok());
-        }
-        assert!(matches!(
-            scheduler.submit(vec![vec![1]]).await,
-            Err(NativeError::Overloaded)
-        ));
-    }
-}
+mod tests;

@@ -52,12 +52,26 @@ impl TextTokenizer {
         })
     }
 
-    /// Token ids of one text, special tokens included, truncated.
-    pub fn encode(&self, text: &str) -> Result<Vec<u32>, NativeError> {
-        self.inner
+    /// Token ids of one text, special tokens included, truncated at the model's limit; with
+    /// `truncate` off, a longer text is refused instead, with its whole length.
+    pub fn encode(&self, text: &str, truncate: bool) -> Result<Vec<u32>, NativeError> {
+        let encoding = self
+            .inner
             .encode(text, true)
-            .map(|e| e.get_ids().to_vec())
-            .map_err(|e| NativeError::Tokenizer(e.to_string()))
+            .map_err(|e| NativeError::Tokenizer(e.to_string()))?;
+        if !truncate && !encoding.get_overflowing().is_empty() {
+            // The refusal's path only: count the whole text for the message.
+            let tokens = self
+                .whole
+                .encode(text, true)
+                .map_or(0, |whole| whole.get_ids().len());
+            return Err(NativeError::InputTooLong {
+                input: 0,
+                tokens,
+                max: self.max_tokens,
+            });
+        }
+        Ok(encoding.get_ids().to_vec())
     }
 
     /// Every token of one text, untruncated, with its offsets.
@@ -82,8 +96,13 @@ impl TextTokenizer {
             .collect())
     }
 
-    /// Check caller-supplied ids against the vocabulary and truncate them to the limit.
-    pub fn check_ids(&self, inputs: &[Vec<u32>]) -> Result<Vec<Vec<u32>>, NativeError> {
+    /// Check caller-supplied ids against the vocabulary and truncate them to the limit (or,
+    /// with `truncate` off, refuse longer ones).
+    pub fn check_ids(
+        &self,
+        inputs: &[Vec<u32>],
+        truncate: bool,
+    ) -> Result<Vec<Vec<u32>>, NativeError> {
         inputs
             .iter()
             .enumerate()
@@ -98,6 +117,13 @@ impl TextTokenizer {
                         position,
                         id,
                         vocab: self.vocab,
+                    });
+                }
+                if !truncate && ids.len() > self.max_tokens {
+                    return Err(NativeError::InputTooLong {
+                        input,
+                        tokens: ids.len(),
+                        max: self.max_tokens,
                     });
                 }
                 Ok(ids[..ids.len().min(self.max_tokens)].to_vec())

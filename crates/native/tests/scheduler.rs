@@ -39,7 +39,7 @@ async fn concurrent_requests_get_their_own_vectors() {
         .cloned()
         .map(|texts| {
             let model = model.clone();
-            tokio::spawn(async move { model.encode(&texts).await })
+            tokio::spawn(async move { model.encode(&texts, &Default::default()).await })
         })
         .collect();
     for (texts, task) in requests.iter().zip(tasks) {

@@ -7,14 +7,17 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::config::Config;
-use crate::fallback::{FallbackPolicy, Inputs};
-use crate::model::{Embeddings, ModelInfo};
+use crate::fallback::{Encoded, FallbackPolicy};
+use crate::model::{EncodeOptions, Embeddings, ModelInfo};
+use crate::request::{EmbedRequest, Input, RequestLimits};
 
 /// A model that answers with a constant vector, or fails as told.
 struct Fixed {
     info: ModelInfo,
     fail: Option<fn(&str) -> EmbedError>,
     calls: Arc<AtomicUsize>,
+    /// Each call's model and whether it was told to fail fast.
+    seen: Arc<std::sync::Mutex<Vec<(String, bool)>>>,
 }
 
 #[async_trait]
@@ -22,8 +25,15 @@ impl EmbeddingModel for Fixed {
     fn info(&self) -> &ModelInfo {
         &self.info
     }
-    async fn encode(&self, texts: &[String]) -> Result<Embeddings, EmbedError> {
+    async fn encode(
+        &self,
+        texts: &[String],
+        _options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.push((self.info.name.clone(), _options.fail_fast));
+        }
         if let Some(fail) = self.fail {
             return Err(fail(&self.info.name));
         }
@@ -35,7 +45,11 @@ impl EmbeddingModel for Fixed {
             prompt_tokens: texts.len(),
         })
     }
-    async fn encode_tokens(&self, inputs: &[Vec<u32>]) -> Result<Embeddings, EmbedError> {
+    async fn encode_tokens(
+        &self,
+        inputs: &[Vec<u32>],
+        options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError> {
         if self.info.provider == ProviderKind::Local {
             return Err(EmbedError::Unsupported {
                 model: self.info.name.clone(),
@@ -43,7 +57,7 @@ impl EmbeddingModel for Fixed {
             });
         }
         let texts: Vec<String> = inputs.iter().map(|_| String::new()).collect();
-        self.encode(&texts).await
+        self.encode(&texts, options).await
     }
     async fn health(&self) -> Result<(), EmbedError> {
         match self.fail {
@@ -60,11 +74,13 @@ fn down(model: &str) -> EmbedError {
     }
 }
 
-/// Builds `Fixed` models, counting builds; models whose id starts with `down` fail to encode.
+/// Builds `Fixed` models, counting builds; models whose id starts with `down` fail to encode,
+/// those whose id starts with `unbuildable` fail to build.
 #[derive(Default)]
 struct Factory {
     builds: AtomicUsize,
     encodes: Arc<AtomicUsize>,
+    seen: Arc<std::sync::Mutex<Vec<(String, bool)>>>,
 }
 
 #[async_trait]
@@ -76,6 +92,12 @@ impl ModelFactory for Factory {
             tokio::task::yield_now().await;
         }
         let id = config.model_id.clone().unwrap_or_default();
+        if id.starts_with("unbuildable") {
+            return Err(EmbedError::Unavailable {
+                model: config.name.clone(),
+                reason: "cannot be built".to_owned(),
+            });
+        }
         Ok(Arc::new(Fixed {
             info: ModelInfo {
                 name: config.name.clone(),
@@ -84,11 +106,14 @@ impl ModelFactory for Factory {
                 dimensions: config.effective_dimensions().unwrap_or(4),
                 max_tokens: 512,
                 space: config.effective_space(),
+                pooling: None,
+                precision: None,
             },
             fail: id
                 .starts_with("down")
                 .then_some(down as fn(&str) -> EmbedError),
             calls: self.encodes.clone(),
+            seen: self.seen.clone(),
         }))
     }
 }
@@ -110,8 +135,21 @@ fn registry() -> (Registry, Arc<Factory>) {
     (Registry::new(&config.embeddings, factory.clone()), factory)
 }
 
-fn texts() -> Vec<String> {
-    vec!["a".to_owned(), "b".to_owned()]
+fn texts() -> Input {
+    Input::Texts(vec!["a".to_owned(), "b".to_owned()])
+}
+
+/// One request through the pipeline, as a dialect would send it.
+async fn embed(
+    registry: &Registry,
+    model: Option<&str>,
+    input: Input,
+    policy: FallbackPolicy,
+) -> Result<Encoded, EmbedError> {
+    let request = EmbedRequest::new(input, "input")
+        .with_model(model.map(str::to_owned))
+        .with_policy(policy);
+    registry.embed(request, &RequestLimits::default()).await
 }
 
 const CHAIN: FallbackPolicy = FallbackPolicy {
@@ -181,9 +219,7 @@ async fn get_never_builds_and_get_default_does() {
 async fn fallback_stays_in_the_space_and_names_the_model() {
     let (registry, _) = registry();
     let texts = texts();
-    let out = registry
-        .encode_with_fallback(None, Inputs::Texts(&texts), CHAIN)
-        .await
+    let out = embed(&registry, None, texts.clone(), CHAIN).await
         .unwrap();
     assert_eq!(out.model.name(), "bge-native");
     assert!(out.fell_back);
@@ -195,13 +231,13 @@ async fn crossing_spaces_needs_permission() {
     let (registry, _) = registry();
     let texts = texts();
     // Only `hash` is of another space; with the bge models down, it may answer only if allowed.
-    let alone = registry
-        .encode_with_fallback(
-            Some("broken"),
-            Inputs::Texts(&texts),
-            FallbackPolicy::default(),
-        )
-        .await;
+    let alone = embed(
+        &registry,
+        Some("broken"),
+        texts.clone(),
+        FallbackPolicy::default(),
+    )
+    .await;
     assert!(
         matches!(&alone, Err(EmbedError::AllFailed { attempts, .. }) if attempts.len() == 1),
         "no chain: only the model asked"
@@ -216,9 +252,7 @@ async fn crossing_spaces_needs_permission() {
     )
     .unwrap();
     let registry = Registry::new(&config.embeddings, Arc::new(Factory::default()));
-    match registry
-        .encode_with_fallback(None, Inputs::Texts(&texts), CHAIN)
-        .await
+    match embed(&registry, None, texts.clone(), CHAIN).await
     {
         Err(EmbedError::AllFailed { attempts, .. }) => {
             let tried: Vec<_> = attempts.iter().map(|a| a.model.as_str()).collect();
@@ -237,9 +271,7 @@ async fn crossing_spaces_needs_permission() {
         use_chain: true,
         cross_space: true,
     };
-    let out = registry
-        .encode_with_fallback(None, Inputs::Texts(&texts), crossing)
-        .await
+    let out = embed(&registry, None, texts.clone(), crossing).await
         .unwrap();
     assert_eq!(out.model.name(), "hash");
 }
@@ -257,9 +289,7 @@ async fn token_input_never_crosses_spaces() {
         use_chain: true,
         cross_space: true,
     };
-    let err = registry
-        .encode_with_fallback(None, Inputs::Tokens(&ids), crossing)
-        .await
+    let err = embed(&registry, None, Input::Tokens(ids.clone()), crossing).await
         .err()
         .unwrap();
     assert!(
@@ -273,9 +303,7 @@ async fn a_callers_error_is_not_retried_elsewhere() {
     let (registry, factory) = registry();
     let ids = vec![vec![1u32]];
     // `hash` has no tokenizer: that is the caller's fault, so the chain must not move on.
-    let err = registry
-        .encode_with_fallback(Some("hash"), Inputs::Tokens(&ids), CHAIN)
-        .await
+    let err = embed(&registry, Some("hash"), Input::Tokens(ids.clone()), CHAIN).await
         .err()
         .unwrap();
     assert!(matches!(err, EmbedError::Unsupported { .. }), "{err}");
@@ -293,11 +321,14 @@ async fn registered_models_are_listed_and_health_checked() {
             dimensions: 2,
             max_tokens: 8,
             space: "extra".into(),
+            pooling: None,
+            precision: None,
         },
         fail: None,
         calls: Arc::default(),
+        seen: Arc::default(),
     };
-    registry.register(Arc::new(extra)).unwrap();
+    let registry = registry.with_model(Arc::new(extra)).unwrap();
     assert!(registry.get("extra").is_ok());
     let health = registry.health(false).await;
     assert!(health.contains(&("extra".to_owned(), ModelHealth::Healthy)));
@@ -308,8 +339,9 @@ async fn registered_models_are_listed_and_health_checked() {
         info: registry.get("extra").unwrap().info().clone(),
         fail: None,
         calls: Arc::default(),
+        seen: Arc::default(),
     };
-    assert!(registry.register(Arc::new(dup)).is_err());
+    assert!(registry.with_model(Arc::new(dup)).is_err());
 }
 
 #[tokio::test(start_paused = true)]
@@ -327,15 +359,11 @@ async fn an_open_circuit_is_skipped_without_a_call_then_probed() {
     let texts = texts();
     let only = FallbackPolicy::default();
     for _ in 0..2 {
-        assert!(registry
-            .encode_with_fallback(Some("primary"), Inputs::Texts(&texts), only)
-            .await
+        assert!(embed(&registry, Some("primary"), texts.clone(), only).await
             .is_err());
     }
     assert_eq!(factory.encodes.load(Ordering::SeqCst), 2);
-    let skipped = registry
-        .encode_with_fallback(Some("primary"), Inputs::Texts(&texts), only)
-        .await
+    let skipped = embed(&registry, Some("primary"), texts.clone(), only).await
         .err()
         .unwrap();
     assert!(skipped.to_string().contains("circuit"), "{skipped}");
@@ -346,17 +374,13 @@ async fn an_open_circuit_is_skipped_without_a_call_then_probed() {
         "an open circuit is not called"
     );
     // The chain moves past it at once to the same-space backup.
-    let out = registry
-        .encode_with_fallback(Some("primary"), Inputs::Texts(&texts), CHAIN)
-        .await
+    let out = embed(&registry, Some("primary"), texts.clone(), CHAIN).await
         .unwrap();
     assert_eq!(out.model.name(), "bge-native");
     // That walk called `broken` (down) and `bge-native`, not `primary`.
     assert_eq!(factory.encodes.load(Ordering::SeqCst), 4);
     tokio::time::advance(std::time::Duration::from_secs(30)).await;
-    assert!(registry
-        .encode_with_fallback(Some("primary"), Inputs::Texts(&texts), only)
-        .await
+    assert!(embed(&registry, Some("primary"), texts.clone(), only).await
         .is_err());
     assert_eq!(
         factory.encodes.load(Ordering::SeqCst),
@@ -378,12 +402,81 @@ async fn usage_counts_tokens_and_prices_them() {
     );
     let registry = Registry::new(&config.embeddings, Arc::new(Factory::default()));
     let texts = texts();
-    registry
-        .encode_with_fallback(None, Inputs::Texts(&texts), CHAIN)
-        .await
+    embed(&registry, None, texts.clone(), CHAIN).await
         .unwrap();
     let usage = registry.usage();
     assert_eq!(usage[0].tokens, 2, "the fixed model counts a token a text");
     assert_eq!(usage[0].usd, Some(0.001));
     assert_eq!((usage[1].tokens, usage[1].usd), (0, Some(0.0)));
+}
+
+#[tokio::test]
+async fn a_model_that_cannot_be_built_moves_the_chain_on() {
+    let config = Config::from_yaml(
+        &CONFIG.replace("model_id: down-bge", "model_id: unbuildable-bge"),
+        &|_| None,
+    )
+    .unwrap();
+    let registry = Registry::new(&config.embeddings, Arc::new(Factory::default()));
+    let out = embed(&registry, Some("primary"), texts(), CHAIN)
+        .await
+        .unwrap();
+    assert_eq!(out.model.name(), "bge-native");
+    assert!(out.fell_back);
+}
+
+#[tokio::test]
+async fn only_the_last_model_that_may_answer_is_told_to_retry() {
+    let (registry, factory) = registry();
+    embed(&registry, None, texts(), CHAIN).await.unwrap();
+    let seen = factory.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            ("primary".to_owned(), true),
+            ("broken".to_owned(), true),
+            ("bge-native".to_owned(), false)
+        ],
+        "fail fast while a later model may answer; the last one retries"
+    );
+    // Alone, the model asked for is the last resort: it retries.
+    factory.seen.lock().unwrap().clear();
+    let _ = embed(&registry, Some("primary"), texts(), FallbackPolicy::default()).await;
+    assert_eq!(
+        factory.seen.lock().unwrap().clone(),
+        [("primary".to_owned(), false)]
+    );
+}
+
+#[tokio::test]
+async fn dimensions_shorten_and_prompts_are_refused_by_the_pipeline() {
+    let (registry, _) = registry();
+    let mut request = EmbedRequest::new(texts(), "input").with_model(Some("hash".into()));
+    request.dimensions = Some(2);
+    let out = registry
+        .embed(request.clone(), &RequestLimits::default())
+        .await
+        .unwrap();
+    assert!(out.embeddings.vectors.iter().all(|v| v.len() == 2));
+    let norm: f32 = out.embeddings.vectors[0].iter().map(|x| x * x).sum();
+    assert!((norm - 1.0).abs() < 1e-6, "re-normalised");
+    request.dimensions = Some(5);
+    assert!(matches!(
+        registry.embed(request.clone(), &RequestLimits::default()).await,
+        Err(EmbedError::InvalidInput { param: Some(p), .. }) if p == "dimensions"
+    ));
+    request.dimensions = None;
+    request.prompt_name = Some("query".into());
+    assert!(matches!(
+        registry.embed(request, &RequestLimits::default()).await,
+        Err(EmbedError::InvalidInput { param: Some(p), .. }) if p == "prompt_name"
+    ));
+}
+
+#[tokio::test]
+async fn ollama_tags_and_empty_names_resolve() {
+    let (registry, _) = registry();
+    assert_eq!(registry.resolve("hash:latest").unwrap(), "hash");
+    let out = embed(&registry, Some(""), texts(), CHAIN).await.unwrap();
+    assert_eq!(out.model.name(), "bge-native", "an empty name is the default");
 }

@@ -1,0 +1,55 @@
+//! The one request path: every dialect's request goes through [`Registry::embed`], top-down.
+//!
+//! resolve (once, into a handle) → limits → fallback walk (each model built and called within
+//! its timeout) → shorten and re-normalise → the vectors and the model that made them. What a
+//! request must respect is decided here once, not in each dialect.
+
+use crate::error::EmbedError;
+use crate::fallback::Encoded;
+use crate::model::EncodeOptions;
+use crate::registry::Registry;
+use crate::request::{check_dimensions, EmbedRequest, RequestLimits};
+
+impl Registry {
+    /// Apply one request: the vectors, and which model made them.
+    pub async fn embed(
+        &self,
+        request: EmbedRequest,
+        limits: &RequestLimits,
+    ) -> Result<Encoded, EmbedError> {
+        let first = match request.model.as_deref().filter(|m| !m.is_empty()) {
+            Some(name) => self.handle(name)?,
+            None => self.default_handle()?,
+        };
+        request
+            .input
+            .check(request.input_field, limits.max_inputs)?;
+        let dimensions = request
+            .dimensions
+            .map(|d| check_dimensions(d, first.dimensions()))
+            .transpose()?;
+        if let Some(prompt) = &request.prompt_name {
+            // No model embedd serves defines prompts yet; a caller relying on one must know.
+            return Err(EmbedError::invalid(
+                "prompt_name",
+                format!("prompt `{prompt}` is not defined for model `{}`", first.name()),
+            ));
+        }
+        let options = EncodeOptions {
+            truncate: request.truncate,
+            max_total_tokens: Some(limits.max_tokens_per_request),
+            fail_fast: false,
+        };
+        let mut encoded = self
+            .walk(&first, &request.input, request.policy, options)
+            .await?;
+        if let Some(d) = dimensions {
+            // The model that answered (perhaps a fallback) must be at least that wide.
+            check_dimensions(d as u64, Some(encoded.model.dimensions()))?;
+            for vector in &mut encoded.embeddings.vectors {
+                crate::vector::truncate_normalized(vector, d);
+            }
+        }
+        Ok(encoded)
+    }
+}

@@ -1,0 +1,112 @@
+//! [`Engine`]: a loaded model's parts — tokenizer, encoder, pooling — and the two things done
+//! with them: texts to token ids, and a batch of token ids to vectors.
+
+use embedd_core::vector::normalize;
+use rayon::prelude::*;
+
+use crate::encoder::Encoder;
+use crate::error::NativeError;
+use crate::pooling::Pooling;
+use crate::tokenize::TextTokenizer;
+
+/// The most tokens one forward pass takes; bounds the activations' memory.
+const MAX_CHUNK_TOKENS: usize = 4096;
+
+/// The loaded parts of a model, shared by every request.
+pub struct Engine {
+    pub(crate) tokenizer: TextTokenizer,
+    pub(crate) encoder: Encoder,
+    pub(crate) pooling: Pooling,
+    pub(crate) normalize: bool,
+    pub(crate) pool: rayon::ThreadPool,
+}
+
+impl Engine {
+    /// Token ids of every text, on the calling thread (never the inference pool). With
+    /// `truncate` off, a text longer than the model reads is the caller's error.
+    pub fn tokenize(&self, texts: &[String], truncate: bool) -> Result<Vec<Vec<u32>>, NativeError> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(input, text)| {
+                self.tokenizer
+                    .encode(text, truncate)
+                    .map_err(|e| e.at_input(input))
+            })
+            .collect()
+    }
+
+    /// Caller-supplied ids checked against the vocabulary, cut to the model's limit (or, with
+    /// `truncate` off, refused beyond it).
+    pub fn check_ids(&self, inputs: &[Vec<u32>], truncate: bool) -> Result<Vec<Vec<u32>>, NativeError> {
+        self.tokenizer.check_ids(inputs, truncate)
+    }
+
+    /// One vector per sequence, in order: the forward pass split over the inference pool.
+    pub fn embed_ids(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, NativeError> {
+        let dim = self.encoder.config().hidden;
+        let tokens: usize = sequences.iter().map(Vec::len).sum();
+        let threads = self.pool.current_num_threads().max(1);
+        let chunks = chunk(
+            sequences,
+            tokens.div_ceil(threads).clamp(1, MAX_CHUNK_TOKENS),
+        );
+        // Fewer chunks than threads (one short text): split each chunk's projections instead.
+        let split = (threads / chunks.len().max(1)).max(1);
+        let pooled: Vec<Vec<Vec<f32>>> = self.pool.install(|| {
+            chunks
+                .par_iter()
+                .map(|chunk| {
+                    let states = self.encoder.forward(chunk, split)?;
+                    let mut offset = 0;
+                    let mut out = Vec::with_capacity(chunk.len());
+                    for seq in chunk.iter() {
+                        let mut v = self.pooling.apply(&states[offset * dim..], seq.len(), dim);
+                        if self.normalize {
+                            normalize(&mut v);
+                        }
+                        offset += seq.len();
+                        out.push(v);
+                    }
+                    Ok(out)
+                })
+                .collect::<Result<_, NativeError>>()
+        })?;
+        Ok(pooled.into_iter().flatten().collect())
+    }
+}
+
+/// Split consecutive sequences into chunks of about `target` tokens each.
+fn chunk(sequences: &[Vec<u32>], target: usize) -> Vec<&[Vec<u32>]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut tokens) = (0, 0);
+    for (i, seq) in sequences.iter().enumerate() {
+        tokens += seq.len();
+        if tokens >= target {
+            chunks.push(&sequences[start..=i]);
+            start = i + 1;
+            tokens = 0;
+        }
+    }
+    if start < sequences.len() {
+        chunks.push(&sequences[start..]);
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_sequence_in_order() {
+        let seqs: Vec<Vec<u32>> = [3, 5, 2, 7, 1].iter().map(|n| vec![0; *n]).collect();
+        let chunks = chunk(&seqs, 8);
+        assert_eq!(
+            chunks.iter().map(|c| c.len()).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
+        assert_eq!(chunks.concat(), seqs);
+        assert_eq!(chunk(&[], 8).len(), 0);
+    }
+}
