@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Attempt, EmbedError, Fault};
-use crate::model::{EmbeddingModel, EncodeOptions, Embeddings};
+use crate::model::{EmbeddingModel, Embeddings, EncodeOptions};
 use crate::registry::{ModelHandle, Registry, Slot};
 use crate::request::Input;
 
@@ -113,7 +113,8 @@ impl Registry {
         if !policy.use_chain {
             return out;
         }
-        let cross = (policy.cross_space || self.allow_cross_space) && matches!(input, Input::Texts(_));
+        let cross =
+            (policy.cross_space || self.allow_cross_space) && matches!(input, Input::Texts(_));
         let chain = self
             .fallback_chain
             .iter()
@@ -178,12 +179,14 @@ impl Registry {
         };
         let timeout = slot.config.as_ref().and_then(|c| c.timeout);
         let (embeddings, model) = match timeout {
-            Some(limit) => tokio::time::timeout(limit, call)
-                .await
-                .map_err(|_| EmbedError::Timeout {
-                    model: slot.name.clone(),
-                    timeout: limit,
-                })??,
+            Some(limit) => {
+                tokio::time::timeout(limit, call)
+                    .await
+                    .map_err(|_| EmbedError::Timeout {
+                        model: slot.name.clone(),
+                        timeout: limit,
+                    })??
+            }
             None => call.await?,
         };
         let name = &slot.name;

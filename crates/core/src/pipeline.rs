@@ -32,7 +32,10 @@ impl Registry {
             // No model embedd serves defines prompts yet; a caller relying on one must know.
             return Err(EmbedError::invalid(
                 "prompt_name",
-                format!("prompt `{prompt}` is not defined for model `{}`", first.name()),
+                format!(
+                    "prompt `{prompt}` is not defined for model `{}`",
+                    first.name()
+                ),
             ));
         }
         let options = EncodeOptions {

@@ -114,6 +114,11 @@ impl ModelHandle {
         &self.slot.space
     }
 
+    /// What the config says of the model (`None` for a model registered already built).
+    pub fn config(&self) -> Option<&ModelConfig> {
+        self.slot.config.as_ref()
+    }
+
     /// The model if it is built; never builds.
     pub fn built(&self) -> Option<Arc<dyn EmbeddingModel>> {
         self.slot.cell.get().cloned()
@@ -336,7 +341,10 @@ impl Registry {
 
     /// The fallback chain's model names, in order.
     pub fn fallback_chain(&self) -> Vec<&str> {
-        self.fallback_chain.iter().map(|s| s.name.as_str()).collect()
+        self.fallback_chain
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect()
     }
 
     /// Every model, in config order, without building any.

@@ -10,12 +10,27 @@ use std::time::{Duration, Instant};
 use common::fault::{Action, FaultProxy};
 use common::{installed_model, Server};
 use embedd_core::vector::cosine;
-use embedd_core::{Config, EmbedError, FallbackPolicy, Inputs, Registry};
+use embedd_core::{
+    Config, EmbedError, EmbedRequest, Encoded, FallbackPolicy, Input, Registry, RequestLimits,
+};
 use embedd_providers::ProviderFactory;
 
 fn registry_of(yaml: &str) -> Registry {
     let config = Config::from_yaml(yaml, &|_| None).expect("config");
     Registry::new(&config.embeddings, Arc::new(ProviderFactory::default()))
+}
+
+/// One request through the pipeline, as a dialect would send it.
+async fn embed(
+    registry: &Registry,
+    model: Option<&str>,
+    texts: &[String],
+    policy: FallbackPolicy,
+) -> Result<Encoded, EmbedError> {
+    let request = EmbedRequest::new(Input::Texts(texts.to_vec()), "input")
+        .with_model(model.map(str::to_owned))
+        .with_policy(policy);
+    registry.embed(request, &RequestLimits::default()).await
 }
 
 fn texts() -> Vec<String> {
@@ -49,7 +64,7 @@ async fn every_remote_provider_gets_the_native_vectors() {
         .get_or_create("native")
         .await
         .unwrap()
-        .encode(&texts)
+        .encode(&texts, &Default::default())
         .await
         .unwrap();
     for name in ["via-openai", "via-ollama", "via-tei", "via-st"] {
@@ -62,7 +77,7 @@ async fn every_remote_provider_gets_the_native_vectors() {
             .health()
             .await
             .unwrap_or_else(|e| panic!("{name} health: {e}"));
-        let remote = model.encode(&texts).await.unwrap();
+        let remote = model.encode(&texts, &Default::default()).await.unwrap();
         for (a, b) in remote.vectors.iter().zip(&native.vectors) {
             assert!(cosine(a, b) >= 0.9999, "{name}");
         }
@@ -91,19 +106,37 @@ async fn killing_the_primary_loses_no_request_and_all_down_fails_fast() {
 "
     ));
     let texts = texts();
+    // The backup is loaded, as it is after its first use: what is timed below is the walk.
+    registry.get_or_create("backup").await.unwrap();
     let mut answered_by = Vec::new();
+    let mut after_kill = Vec::new();
     for i in 0..12 {
         if i == 4 {
             upstream.child.kill().unwrap();
             upstream.child.wait().unwrap();
         }
-        let out = registry
-            .encode_with_fallback(None, Inputs::Texts(&texts), FallbackPolicy::SAME_SPACE)
+        let started = Instant::now();
+        let out = embed(&registry, None, &texts, FallbackPolicy::SAME_SPACE)
             .await
             .unwrap_or_else(|e| panic!("request {i} lost: {e}"));
+        if i >= 4 {
+            after_kill.push(started.elapsed());
+        }
         assert_eq!(out.embeddings.vectors.len(), 3);
         answered_by.push(out.model.name().to_owned());
     }
+    // A refused connection is definitive while another model may answer: no retries, no backoff.
+    assert!(
+        after_kill[0] < Duration::from_secs(1),
+        "the first request after the kill waited {:?}",
+        after_kill[0]
+    );
+    assert!(
+        after_kill[1..]
+            .iter()
+            .all(|t| *t < Duration::from_millis(500)),
+        "{after_kill:?}"
+    );
     assert!(
         answered_by[..4].iter().all(|m| m == "primary"),
         "{answered_by:?}"
@@ -115,15 +148,15 @@ async fn killing_the_primary_loses_no_request_and_all_down_fails_fast() {
 
     // Only remotes, all down: one 503-class error naming each, long before the timeouts add up.
     let started = Instant::now();
-    let err = registry
-        .encode_with_fallback(
-            Some("also-remote"),
-            Inputs::Texts(&texts),
-            FallbackPolicy::default(),
-        )
-        .await
-        .err()
-        .unwrap();
+    let err = embed(
+        &registry,
+        Some("also-remote"),
+        &texts,
+        FallbackPolicy::default(),
+    )
+    .await
+    .err()
+    .unwrap();
     assert!(matches!(err, EmbedError::AllFailed { .. }), "{err}");
     assert!(err.to_string().contains("also-remote"), "{err}");
     assert!(
@@ -155,7 +188,7 @@ async fn a_429_is_retried_after_its_retry_after_and_a_400_never() {
         .get_default()
         .await
         .unwrap()
-        .encode(&texts())
+        .encode(&texts(), &Default::default())
         .await
         .unwrap();
     assert_eq!(out.vectors.len(), 3);
@@ -171,7 +204,7 @@ async fn a_429_is_retried_after_its_retry_after_and_a_400_never() {
         .get_default()
         .await
         .unwrap()
-        .encode(&texts())
+        .encode(&texts(), &Default::default())
         .await
         .err()
         .unwrap();
@@ -184,7 +217,7 @@ async fn a_429_is_retried_after_its_retry_after_and_a_400_never() {
         .get_default()
         .await
         .unwrap()
-        .encode(&texts())
+        .encode(&texts(), &Default::default())
         .await
         .unwrap();
     assert_eq!(
@@ -214,8 +247,7 @@ async fn a_slow_provider_times_out_and_the_chain_moves_on() {
     ));
     let texts = texts();
     let started = Instant::now();
-    let out = registry
-        .encode_with_fallback(None, Inputs::Texts(&texts), FallbackPolicy::SAME_SPACE)
+    let out = embed(&registry, None, &texts, FallbackPolicy::SAME_SPACE)
         .await
         .unwrap();
     assert_eq!(out.model.name(), "fast");
@@ -244,8 +276,7 @@ async fn a_batch_that_fails_half_way_is_answered_whole_by_one_model() {
 "
     ));
     let texts = texts();
-    let out = registry
-        .encode_with_fallback(None, Inputs::Texts(&texts), FallbackPolicy::SAME_SPACE)
+    let out = embed(&registry, None, &texts, FallbackPolicy::SAME_SPACE)
         .await
         .unwrap();
     assert_eq!(
@@ -257,7 +288,7 @@ async fn a_batch_that_fails_half_way_is_answered_whole_by_one_model() {
         .get_or_create("local")
         .await
         .unwrap()
-        .encode(&texts)
+        .encode(&texts, &Default::default())
         .await
         .unwrap();
     assert_eq!(out.embeddings.vectors, local.vectors);

@@ -41,12 +41,15 @@ async fn the_sentence_transformers_provider_matches_the_native_model() {
         .get_or_create("native")
         .await
         .unwrap()
-        .encode(&texts)
+        .encode(&texts, &Default::default())
         .await
         .unwrap();
     let service_model = registry.get_or_create("service").await.unwrap();
     service_model.health().await.unwrap();
-    let remote = service_model.encode(&texts).await.unwrap();
+    let remote = service_model
+        .encode(&texts, &Default::default())
+        .await
+        .unwrap();
     for (i, (a, b)) in remote.vectors.iter().zip(&native.vectors).enumerate() {
         assert!(cosine(a, b) >= 0.9999, "text {i}: cosine {}", cosine(a, b));
     }

@@ -38,7 +38,11 @@ impl Engine {
 
     /// Caller-supplied ids checked against the vocabulary, cut to the model's limit (or, with
     /// `truncate` off, refused beyond it).
-    pub fn check_ids(&self, inputs: &[Vec<u32>], truncate: bool) -> Result<Vec<Vec<u32>>, NativeError> {
+    pub fn check_ids(
+        &self,
+        inputs: &[Vec<u32>],
+        truncate: bool,
+    ) -> Result<Vec<Vec<u32>>, NativeError> {
         self.tokenizer.check_ids(inputs, truncate)
     }
 

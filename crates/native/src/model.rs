@@ -163,7 +163,9 @@ impl NativeModel {
     ) -> Result<Embeddings, EmbedError> {
         let tokens: usize = ids.iter().map(Vec::len).sum();
         if let Some(max) = options.max_total_tokens.filter(|max| tokens > *max) {
-            return Err(NativeError::TooManyTokens { tokens, max }.into_embed_error(&self.info.name));
+            return Err(
+                NativeError::TooManyTokens { tokens, max }.into_embed_error(&self.info.name)
+            );
         }
         self.scheduler
             .submit(ids)
@@ -185,11 +187,15 @@ impl EmbeddingModel for NativeModel {
     ) -> Result<Embeddings, EmbedError> {
         // Tokenised on the blocking pool, computed by the scheduler on the inference pool.
         let ids = if options.truncate {
-            self.run(texts.to_vec(), |engine, texts| engine.tokenize(&texts, true))
-                .await?
+            self.run(texts.to_vec(), |engine, texts| {
+                engine.tokenize(&texts, true)
+            })
+            .await?
         } else {
-            self.run(texts.to_vec(), |engine, texts| engine.tokenize(&texts, false))
-                .await?
+            self.run(texts.to_vec(), |engine, texts| {
+                engine.tokenize(&texts, false)
+            })
+            .await?
         };
         self.submit(ids, options).await
     }

@@ -250,9 +250,10 @@ impl Worker {
             }
             match answer(&mut request) {
                 Some(result) => {
+                    // Room is made before the answer, so a caller answered can submit again.
+                    self.admitted.fetch_sub(1, Ordering::AcqRel);
                     // A caller that went away no longer needs its answer.
                     let _ = request.reply.send(result);
-                    self.admitted.fetch_sub(1, Ordering::AcqRel);
                 }
                 None => line.push_back(request),
             }

@@ -22,7 +22,10 @@
 //! still gets a unit vector. Only the first `max_tokens` words count; a word counts as a token.
 
 use async_trait::async_trait;
-use embedd_core::{EmbedError, EmbeddingModel, Embeddings, ModelConfig, ModelInfo, ProviderKind};
+use embedd_core::{
+    EmbedError, EmbeddingModel, Embeddings, EncodeOptions, Limit, ModelConfig, ModelInfo,
+    ProviderKind,
+};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use embedd_core::catalog::{LOCAL_DEFAULT_DIMENSIONS, LOCAL_MAX_DIMENSIONS};
@@ -62,6 +65,8 @@ impl HashModel {
                 dimensions,
                 max_tokens: max_tokens.max(1),
                 space: format!("local-hash-{dimensions}"),
+                pooling: None,
+                precision: None,
             },
         })
     }
@@ -95,6 +100,38 @@ impl HashModel {
         (counts.into_unit_vector(), words)
     }
 
+    /// Hold the caller's limits: with `truncate` off, no text may have more words than the model
+    /// reads; all texts together no more words than the request's cap.
+    fn check(&self, texts: &[String], options: &EncodeOptions) -> Result<(), EmbedError> {
+        let bytes: usize = texts.iter().map(String::len).sum();
+        // A word is at least a byte: most requests are below the cap without counting.
+        if options.truncate && options.max_total_tokens.is_none_or(|cap| bytes <= cap) {
+            return Ok(());
+        }
+        let max = self.info.max_tokens;
+        let mut total = 0usize;
+        for (i, text) in texts.iter().enumerate() {
+            let mut words = 0usize;
+            for_each_word(text, |_| words += 1);
+            if !options.truncate && words > max {
+                return Err(EmbedError::TooLarge {
+                    limit: Limit::InputTokens,
+                    param: Some(format!("input[{i}]")),
+                    message: format!("input[{i}] has {words} words, more than the {max} model `{}` reads; shorten it or allow truncation", self.info.name),
+                });
+            }
+            total += words.min(max);
+        }
+        match options.max_total_tokens {
+            Some(cap) if total > cap => Err(EmbedError::TooLarge {
+                limit: Limit::RequestTokens,
+                param: Some("input".to_owned()),
+                message: format!("the inputs hold {total} tokens together, more than the {cap} one request may; send fewer or shorter inputs"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn embed_batch(&self, texts: &[String]) -> Embeddings {
         let mut out = Embeddings {
             vectors: Vec::with_capacity(texts.len()),
@@ -115,7 +152,12 @@ impl EmbeddingModel for HashModel {
         &self.info
     }
 
-    async fn encode(&self, texts: &[String]) -> Result<Embeddings, EmbedError> {
+    async fn encode(
+        &self,
+        texts: &[String],
+        options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError> {
+        self.check(texts, options)?;
         if texts.len().saturating_mul(self.info.dimensions) <= INLINE_WORK_LIMIT {
             return Ok(self.embed_batch(texts));
         }
@@ -123,17 +165,6 @@ impl EmbeddingModel for HashModel {
         tokio::task::spawn_blocking(move || model.embed_batch(&texts))
             .await
             .map_err(|e| EmbedError::Bug(format!("hash model worker failed: {e}")))
-    }
-
-    async fn count_tokens(&self, texts: &[String]) -> Result<Vec<usize>, EmbedError> {
-        Ok(texts
-            .iter()
-            .map(|text| {
-                let mut words = 0;
-                for_each_word(text, |_| words += 1);
-                words
-            })
-            .collect())
     }
 
     async fn health(&self) -> Result<(), EmbedError> {

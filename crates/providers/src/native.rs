@@ -13,14 +13,16 @@ pub async fn build(config: &ModelConfig) -> Result<Arc<dyn EmbeddingModel>, Embe
     let name = config.name.clone();
     let model_id = config.model_id.clone().unwrap_or_else(|| name.clone());
     let defaults = BatchLimits::default();
-    let limits = BatchLimits {
-        max_batch_tokens: config.max_batch_tokens.unwrap_or(defaults.max_batch_tokens),
-        queue: config.queue_size.unwrap_or(defaults.queue),
-        ..defaults
-    };
     let options = LoadOptions {
         max_tokens: config.max_tokens,
         precision: config.quantize.unwrap_or_default(),
+        batch: BatchLimits {
+            max_batch_tokens: config.max_batch_tokens.unwrap_or(defaults.max_batch_tokens),
+            queue: config.queue_size.unwrap_or(defaults.queue),
+            ..defaults
+        },
+        // The vector space is the config's to decide, not the engine's.
+        space: Some(config.effective_space()),
         ..LoadOptions::default()
     };
     let unavailable = |reason: String| EmbedError::Unavailable {
@@ -38,12 +40,10 @@ pub async fn build(config: &ModelConfig) -> Result<Arc<dyn EmbeddingModel>, Embe
             })?;
         let canonical = embedd_fetch::canonical_id(&task_id);
         NativeModel::load(&task_name, &canonical, &dir, &options)
-            .and_then(|model| model.with_batch_limits(limits))
             .map_err(|e| e.into_embed_error(&task_name))
     })
     .await
     .map_err(|e| unavailable(format!("loading stopped: {e}")))??;
-    let model = model.with_space(config.effective_space());
     if let Some(expected) = config.dimensions.filter(|d| *d != model.dimensions()) {
         return Err(EmbedError::Config(ConfigError::Model {
             model: name,

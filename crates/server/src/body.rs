@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// A JSON body parsed into `T`; malformed JSON, wrong types and oversized bodies become errors
 /// naming the offending field, in the dialect's error shape `E` (OpenAI's by default).
@@ -37,8 +37,7 @@ where
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
+            ErrorCode::InvalidJson,
             "the request body is empty; send a JSON object",
         ));
     }
@@ -47,8 +46,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
     {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_type",
+            ErrorCode::InvalidType,
             "the request body must be a JSON object",
         ));
     }
@@ -66,8 +64,7 @@ fn json_error(inner: serde_json::Error, path: Option<String>) -> ApiError {
     let path = path.filter(|p| p != ".");
     if inner.is_syntax() || inner.is_eof() {
         return ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("the request body is not valid JSON: {inner}"),
         );
     }
@@ -75,36 +72,29 @@ fn json_error(inner: serde_json::Error, path: Option<String>) -> ApiError {
         Some(path) => {
             let mut error =
                 ApiError::invalid(path.clone(), format!("`{path}` is invalid: {inner}"));
-            error.code = "invalid_type";
+            error.code = ErrorCode::InvalidType;
             error
         }
         None => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_type",
+            ErrorCode::InvalidType,
             format!("the request body has the wrong shape: {inner}"),
         ),
     }
 }
 
 fn body_error(rejection: BytesRejection) -> ApiError {
-    let status = rejection.status();
-    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        "the request body is larger than this server accepts; send fewer or shorter inputs"
-            .to_owned()
-    } else {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            ErrorCode::BodyTooLarge,
+            "the request body is larger than this server accepts; send fewer or shorter inputs",
+        );
+    }
+    ApiError::new(
+        ErrorCode::InvalidBody,
         format!(
             "the request body could not be read: {}",
             rejection.body_text()
-        )
-    };
-    ApiError::new(
-        status,
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "body_too_large"
-        } else {
-            "invalid_body"
-        },
-        message,
+        ),
     )
 }
 
@@ -123,15 +113,15 @@ mod tests {
         let e = parse::<Shape>(br#"{"dimensions": "big"}"#).unwrap_err();
         assert_eq!(
             (e.code, e.param.as_deref()),
-            ("invalid_type", Some("dimensions"))
+            (ErrorCode::InvalidType, Some("dimensions"))
         );
         let e = parse::<Shape>(b"{\"dimensions\": 3").unwrap_err();
-        assert_eq!(e.code, "invalid_json");
+        assert_eq!(e.code, ErrorCode::InvalidJson);
         let e = parse::<Shape>(b"{} {}").unwrap_err();
-        assert_eq!(e.code, "invalid_json");
+        assert_eq!(e.code, ErrorCode::InvalidJson);
         let e = parse::<Shape>(b"  ").unwrap_err();
-        assert_eq!(e.code, "invalid_json");
+        assert_eq!(e.code, ErrorCode::InvalidJson);
         let e = parse::<Shape>(b"[1]").unwrap_err();
-        assert_eq!(e.code, "invalid_type");
+        assert_eq!(e.code, ErrorCode::InvalidType);
     }
 }

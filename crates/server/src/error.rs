@@ -1,61 +1,164 @@
-//! HTTP errors, and the one place where model errors become statuses.
+//! HTTP errors: one typed code per error, and one table that turns a code into each dialect's
+//! status and names.
 //!
-//! Every error leaves in OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`, which
-//! the OpenAI routes and the seed route share.
+//! [`ErrorCode`] decides everything a dialect needs: the HTTP status (OpenAI, Ollama and the
+//! sentence-transformers service share it), OpenAI's `type`, TEI's status and `error_type`, and
+//! whether `Retry-After` is sent. [`ApiError`] renders in OpenAI's shape
+//! (`{"error": {"message", "type", "param", "code"}}`, also the seed route's); [`PlainError`] as
+//! `{"error": "..."}` (Ollama, the sentence-transformers service); `TeiError` in TEI's shape.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use embedd_core::EmbedError;
+use embedd_core::{EmbedError, Limit};
 use serde_json::json;
 
-/// An error on its way to the client.
+/// What went wrong, as a closed set: each dialect's status and names come from it alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The body is not JSON.
+    InvalidJson,
+    /// A field has the wrong JSON type, or the body the wrong shape.
+    InvalidType,
+    /// A field's value is out of range or otherwise wrong.
+    InvalidValue,
+    /// An input is longer than the model reads and truncation was off.
+    InputTooLong,
+    /// The inputs together hold more tokens than one request may.
+    TooManyTokens,
+    /// More inputs than one request may hold.
+    TooManyInputs,
+    /// The body is larger than the server accepts.
+    BodyTooLarge,
+    /// The body could not be read.
+    InvalidBody,
+    /// No model of that name.
+    ModelNotFound,
+    /// The model cannot do what was asked (token ids without a tokenizer, say).
+    Unsupported,
+    /// No such route.
+    NotFound,
+    /// The route does not take that method.
+    MethodNotAllowed,
+    /// The model's queue is full; try again shortly.
+    Overloaded,
+    /// A provider answered with an error.
+    ProviderError,
+    /// A model did not answer in time.
+    Timeout,
+    /// No model could serve (down, not loaded, circuit open).
+    Unavailable,
+    /// A bug in embedd.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The stable machine-readable name (OpenAI's `code`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidJson => "invalid_json",
+            Self::InvalidType => "invalid_type",
+            Self::InvalidValue => "invalid_value",
+            Self::InputTooLong => "input_too_long",
+            Self::TooManyTokens => "too_many_tokens",
+            Self::TooManyInputs => "too_many_inputs",
+            Self::BodyTooLarge => "body_too_large",
+            Self::InvalidBody => "invalid_body",
+            Self::ModelNotFound => "model_not_found",
+            Self::Unsupported => "unsupported",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Overloaded => "overloaded",
+            Self::ProviderError => "provider_error",
+            Self::Timeout => "timeout",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    /// The status on the OpenAI, seed, Ollama and sentence-transformers-service routes.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidJson
+            | Self::InvalidType
+            | Self::InvalidValue
+            | Self::InputTooLong
+            | Self::TooManyTokens
+            | Self::TooManyInputs
+            | Self::InvalidBody
+            | Self::Unsupported => StatusCode::BAD_REQUEST,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ModelNotFound | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Overloaded | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ProviderError => StatusCode::BAD_GATEWAY,
+            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// OpenAI's `type`: whose side the error is on.
+    pub fn openai_type(self) -> &'static str {
+        if self.status().is_client_error() {
+            "invalid_request_error"
+        } else {
+            "server_error"
+        }
+    }
+
+    /// TEI's status and `error_type`: 413 for anything over a size limit, 422 for other invalid
+    /// input, 429 when overloaded, 503 when unhealthy, 424 when the backend failed.
+    pub fn tei(self) -> (StatusCode, &'static str) {
+        match self {
+            Self::InputTooLong | Self::TooManyTokens | Self::TooManyInputs | Self::BodyTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "Validation")
+            }
+            Self::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "Overloaded"),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Unhealthy"),
+            Self::ProviderError | Self::Timeout | Self::Internal => {
+                (StatusCode::FAILED_DEPENDENCY, "Backend")
+            }
+            _ => (StatusCode::UNPROCESSABLE_ENTITY, "Validation"),
+        }
+    }
+}
+
+/// An error on its way to the client; rendered in OpenAI's shape, or in another dialect's by
+/// [`PlainError`] and `TeiError`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    /// The HTTP status.
-    pub status: StatusCode,
+    /// What went wrong; decides the status in every dialect.
+    pub code: ErrorCode,
     /// What went wrong, for a person.
     pub message: String,
     /// The request field at fault, if one is.
     pub param: Option<String>,
-    /// A stable machine-readable code.
-    pub code: &'static str,
     /// Seconds the caller should wait before retrying (sent as `Retry-After`).
     pub retry_after: Option<u64>,
 }
 
 impl ApiError {
-    /// A 400 about one request field.
+    /// A caller's error about one request field.
     pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            status: StatusCode::BAD_REQUEST,
-            message: message.into(),
             param: Some(param.into()),
-            code: "invalid_value",
-            retry_after: None,
+            ..Self::new(ErrorCode::InvalidValue, message)
         }
     }
 
-    /// An error with the given status and code, about no particular field.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with the given code, about no particular field.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
+            code,
             message: message.into(),
             param: None,
-            code,
             retry_after: None,
         }
     }
 
-    /// OpenAI's `type`: whose side the error is on.
-    fn kind(&self) -> &'static str {
-        match self.status.as_u16() {
-            401 => "authentication_error",
-            404 if self.code == "model_not_found" => "invalid_request_error",
-            429 => "rate_limit_error",
-            400..=499 => "invalid_request_error",
-            _ => "server_error",
-        }
+    /// The status on the OpenAI-shaped routes.
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
     }
 }
 
@@ -63,66 +166,47 @@ impl From<EmbedError> for ApiError {
     fn from(e: EmbedError) -> Self {
         let message = e.to_string();
         let retry_after = e.retry_after().map(|d| d.as_secs().max(1));
-        let mut error = match e {
-            EmbedError::InvalidInput { param, .. } => Self {
+        let (code, param) = match e {
+            EmbedError::InvalidInput { param, .. } => (ErrorCode::InvalidValue, param),
+            EmbedError::TooLarge { limit, param, .. } => (
+                match limit {
+                    Limit::InputTokens => ErrorCode::InputTooLong,
+                    Limit::RequestTokens => ErrorCode::TooManyTokens,
+                    Limit::Inputs => ErrorCode::TooManyInputs,
+                },
                 param,
-                ..Self::new(StatusCode::BAD_REQUEST, "invalid_value", message)
-            },
-            EmbedError::ModelNotFound { .. } => Self {
-                param: Some("model".to_owned()),
-                ..Self::new(StatusCode::NOT_FOUND, "model_not_found", message)
-            },
-            EmbedError::Unsupported { .. } => Self {
-                param: Some("input".to_owned()),
-                ..Self::new(StatusCode::BAD_REQUEST, "unsupported", message)
-            },
-            EmbedError::Overloaded { .. } => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message)
-            }
-            EmbedError::Provider { .. } => {
-                Self::new(StatusCode::BAD_GATEWAY, "provider_error", message)
-            }
-            EmbedError::Timeout { .. } => {
-                Self::new(StatusCode::GATEWAY_TIMEOUT, "timeout", message)
-            }
+            ),
+            EmbedError::ModelNotFound { .. } => (ErrorCode::ModelNotFound, Some("model".into())),
+            EmbedError::Unsupported { .. } => (ErrorCode::Unsupported, Some("input".into())),
+            EmbedError::Overloaded { .. } => (ErrorCode::Overloaded, None),
+            EmbedError::Provider { .. } => (ErrorCode::ProviderError, None),
+            EmbedError::Timeout { .. } => (ErrorCode::Timeout, None),
             EmbedError::Unavailable { .. }
             | EmbedError::AllFailed { .. }
-            | EmbedError::Config(_) => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
-            }
-            EmbedError::Bug(_) => {
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message)
-            }
+            | EmbedError::Config(_) => (ErrorCode::Unavailable, None),
+            EmbedError::Bug(_) => (ErrorCode::Internal, None),
         };
-        error.retry_after = retry_after;
-        error
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if self.status.is_server_error() {
-            tracing::warn!(
-                status = self.status.as_u16(),
-                code = self.code,
-                "request failed"
-            );
+        Self {
+            code,
+            message,
+            param,
+            retry_after,
         }
-        let body = json!({
-            "error": {
-                "message": self.message,
-                "type": self.kind(),
-                "param": self.param,
-                "code": self.code,
-            }
-        });
-        with_retry_after((self.status, Json(body)).into_response(), self.retry_after)
     }
 }
 
-/// Add `Retry-After` when the error says when to come back.
-pub fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Response {
-    if let Some(seconds) = seconds {
+/// The response for `error` with `body` in its dialect's shape and `status`: logs server
+/// errors (never the message, which may quote a provider) and adds `Retry-After`.
+fn respond(error: &ApiError, status: StatusCode, body: serde_json::Value) -> Response {
+    if status.is_server_error() {
+        tracing::warn!(
+            status = status.as_u16(),
+            code = error.code.as_str(),
+            "request failed"
+        );
+    }
+    let mut response = (status, Json(body)).into_response();
+    if let Some(seconds) = error.retry_after {
         response
             .headers_mut()
             .insert(axum::http::header::RETRY_AFTER, seconds.into());
@@ -130,30 +214,17 @@ pub fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Respons
     response
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn faults_map_to_statuses() {
-        let not_found = ApiError::from(EmbedError::ModelNotFound {
-            name: "x".into(),
-            available: vec!["a".into()],
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "error": {
+                "message": self.message,
+                "type": self.code.openai_type(),
+                "param": self.param,
+                "code": self.code.as_str(),
+            }
         });
-        assert_eq!(
-            (not_found.status, not_found.param.as_deref()),
-            (StatusCode::NOT_FOUND, Some("model"))
-        );
-        let down = ApiError::from(EmbedError::Unavailable {
-            model: "m".into(),
-            reason: "down".into(),
-        });
-        assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(down.kind(), "server_error");
-        assert_eq!(
-            ApiError::invalid("input", "empty").kind(),
-            "invalid_request_error"
-        );
+        respond(&self, self.status(), body)
     }
 }
 
@@ -162,21 +233,82 @@ mod tests {
 #[derive(Debug)]
 pub struct PlainError(pub ApiError);
 
-impl From<ApiError> for PlainError {
-    fn from(e: ApiError) -> Self {
-        Self(e)
-    }
-}
-
-impl From<EmbedError> for PlainError {
-    fn from(e: EmbedError) -> Self {
-        Self(ApiError::from(e))
-    }
-}
-
 impl IntoResponse for PlainError {
     fn into_response(self) -> Response {
-        let response = (self.0.status, Json(json!({ "error": self.0.message }))).into_response();
-        with_retry_after(response, self.0.retry_after)
+        let body = json!({ "error": self.0.message });
+        respond(&self.0, self.0.status(), body)
+    }
+}
+
+/// An error in TEI's shape, `{"error", "error_type"}`, with TEI's statuses.
+#[derive(Debug)]
+pub struct TeiError(pub ApiError);
+
+impl IntoResponse for TeiError {
+    fn into_response(self) -> Response {
+        let (status, kind) = self.0.code.tei();
+        let body = json!({ "error": self.0.message, "error_type": kind });
+        respond(&self.0, status, body)
+    }
+}
+
+/// Every dialect's error converts from the model layer's and from [`ApiError`].
+macro_rules! dialect_error {
+    ($($dialect:ident),*) => {$(
+        impl From<ApiError> for $dialect {
+            fn from(e: ApiError) -> Self {
+                Self(e)
+            }
+        }
+
+        impl From<EmbedError> for $dialect {
+            fn from(e: EmbedError) -> Self {
+                Self(ApiError::from(e))
+            }
+        }
+    )*};
+}
+
+dialect_error!(PlainError, TeiError);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_code_decides_every_dialects_status() {
+        let not_found = ApiError::from(EmbedError::ModelNotFound {
+            name: "x".into(),
+            available: vec!["a".into()],
+        });
+        assert_eq!(
+            (not_found.status(), not_found.param.as_deref()),
+            (StatusCode::NOT_FOUND, Some("model"))
+        );
+        let down = ApiError::from(EmbedError::Unavailable {
+            model: "m".into(),
+            reason: "down".into(),
+        });
+        assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(down.code.openai_type(), "server_error");
+        assert_eq!(
+            down.code.tei(),
+            (StatusCode::SERVICE_UNAVAILABLE, "Unhealthy")
+        );
+        let long = ApiError::from(EmbedError::TooLarge {
+            limit: Limit::InputTokens,
+            param: Some("input[0]".into()),
+            message: "long".into(),
+        });
+        assert_eq!(long.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(long.code.tei().0, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            ErrorCode::Overloaded.tei(),
+            (StatusCode::TOO_MANY_REQUESTS, "Overloaded")
+        );
+        assert_eq!(
+            ApiError::invalid("input", "empty").code.openai_type(),
+            "invalid_request_error"
+        );
     }
 }

@@ -6,19 +6,20 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use embedd_core::FallbackPolicy;
+use embedd_core::config::Precision;
+use embedd_core::{EmbedRequest, Input, ModelHandle};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::body::JsonBody;
 use crate::error::{ApiError, PlainError};
-use crate::input::{check_dimensions, shorten, EmbedInput};
+use crate::input::parse_texts;
 use crate::openai::with_model_header;
 use crate::state::AppState;
 
 /// The body of `POST /api/embed`.
 #[derive(Debug, Deserialize)]
-pub struct EmbedRequest {
+pub struct EmbedBody {
     /// The model (an Ollama tag such as `all-minilm:latest` resolves without its tag).
     #[serde(default)]
     pub model: Option<String>,
@@ -56,61 +57,22 @@ pub struct LegacyRequest {
     pub options: Option<Value>,
 }
 
-/// Resolve an Ollama model name: as given, else without its `:tag`.
-fn resolve(state: &AppState, model: Option<&str>) -> Result<String, PlainError> {
-    let name = model
-        .filter(|m| !m.is_empty())
-        .unwrap_or(state.registry.default_name());
-    match state.registry.resolve(name) {
-        Ok(found) => Ok(found),
-        Err(e) => match name.rsplit_once(':') {
-            Some((base, _tag)) => state.registry.resolve(base).map_err(|_| e.into()),
-            None => Err(e.into()),
-        },
-    }
-}
-
 /// `POST /api/embed`.
 pub async fn embed(
     State(state): State<AppState>,
-    JsonBody(request, _): JsonBody<EmbedRequest, PlainError>,
+    JsonBody(request, _): JsonBody<EmbedBody, PlainError>,
 ) -> Result<Response, PlainError> {
     let started = Instant::now();
-    let input = match EmbedInput::from_openai(request.input, "input")? {
-        EmbedInput::Tokens(_) => {
-            return Err(ApiError::invalid(
-                "input",
-                "`input` must be a string or an array of strings",
-            )
-            .into())
-        }
-        texts => texts,
-    };
-    input.check("input", state.limits.max_inputs)?;
-    let name = resolve(&state, request.model.as_deref())?;
-    let dimensions = match request.dimensions {
-        Some(d) => Some(check_dimensions(d, state.dimensions_of(&name))?),
-        None => None,
-    };
-    let loading = Instant::now();
-    state.registry.get_or_create(&name).await?;
-    let load_duration = loading.elapsed();
-    if let (Some(false), EmbedInput::Texts(texts)) = (request.truncate, &input) {
-        state.refuse_overlong(&name, "input", texts).await?;
-    }
-    let mut encoded = state
-        .embed(Some(&name), &input, FallbackPolicy::SAME_SPACE)
-        .await?;
-    shorten(
-        &mut encoded.embeddings.vectors,
-        dimensions,
-        encoded.model.dimensions(),
-    )?;
+    let input = Input::Texts(parse_texts(request.input, "input")?);
+    let mut embed = EmbedRequest::new(input, "input").with_model(request.model);
+    embed.truncate = request.truncate.unwrap_or(true);
+    embed.dimensions = request.dimensions;
+    let encoded = state.embed(embed).await?;
     let body = json!({
         "model": encoded.model.name(),
         "embeddings": encoded.embeddings.vectors,
         "total_duration": started.elapsed().as_nanos() as u64,
-        "load_duration": load_duration.as_nanos() as u64,
+        "load_duration": encoded.load_time.as_nanos() as u64,
         "prompt_eval_count": encoded.embeddings.prompt_tokens,
     });
     Ok(with_model_header(
@@ -127,12 +89,8 @@ pub async fn embeddings(
     let prompt = request
         .prompt
         .ok_or_else(|| ApiError::invalid("prompt", "`prompt` (a string) is required"))?;
-    let input = EmbedInput::Texts(vec![prompt]);
-    input.check("prompt", 1)?;
-    let name = resolve(&state, request.model.as_deref())?;
-    let mut encoded = state
-        .embed(Some(&name), &input, FallbackPolicy::SAME_SPACE)
-        .await?;
+    let embed = EmbedRequest::new(Input::Texts(vec![prompt]), "prompt").with_model(request.model);
+    let mut encoded = state.embed(embed).await?;
     let vector = encoded.embeddings.vectors.pop().unwrap_or_default();
     let body = json!({ "embedding": vector });
     Ok(with_model_header(
@@ -141,27 +99,46 @@ pub async fn embeddings(
     ))
 }
 
-/// `GET /api/tags`: every model, in the shape Ollama lists local models.
+/// The precision of a model's weights, where embedd knows it without building the model: its
+/// own models' (`quantize`), nothing for remote and hash models.
+fn precision(handle: &ModelHandle) -> Option<Precision> {
+    match handle.built() {
+        Some(model) => model.info().precision,
+        None => handle
+            .config()
+            .filter(|c| c.provider == embedd_core::ProviderKind::Native)
+            .map(|c| c.quantize.unwrap_or_default()),
+    }
+}
+
+/// `GET /api/tags`: every model, in the shape Ollama lists local models; details embedd does not
+/// know of a model (a remote's precision) are left out rather than guessed.
 pub async fn tags(State(state): State<AppState>) -> Json<Value> {
     let models: Vec<Value> = state
         .registry
-        .list()
+        .handles()
         .iter()
-        .map(|m| {
+        .map(|handle| {
+            let m = handle.listing();
+            let mut details = json!({
+                "parent_model": "",
+                "format": m.provider.as_str(),
+                "family": m.space,
+                "families": [m.space],
+            });
+            if let Some(p) = precision(handle) {
+                details["quantization_level"] = json!(match p {
+                    Precision::F32 => "F32",
+                    Precision::Int8 => "INT8",
+                });
+            }
             json!({
                 "name": format!("{}:latest", m.name),
                 "model": format!("{}:latest", m.name),
                 "modified_at": "1970-01-01T00:00:00Z",
                 "size": 0,
                 "digest": "",
-                "details": {
-                    "parent_model": "",
-                    "format": m.provider.as_str(),
-                    "family": m.space,
-                    "families": [m.space],
-                    "parameter_size": "",
-                    "quantization_level": "F32",
-                },
+                "details": details,
             })
         })
         .collect();

@@ -6,13 +6,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use embedd_core::registry::ModelListing;
-use embedd_core::FallbackPolicy;
+use embedd_core::EmbedRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::body::JsonBody;
 use crate::error::ApiError;
-use crate::input::{check_dimensions, shorten, EmbedInput};
+use crate::input::parse_input;
 use crate::state::AppState;
 
 /// The header naming the model that produced the vectors, on every embedding response.
@@ -90,41 +90,31 @@ impl Usage {
     }
 }
 
-/// `POST /v1/embeddings`.
+/// `POST /v1/embeddings`: OpenAI truncates nothing, but embedd keeps its models' own
+/// truncation here (what sentence-transformers does), so over-long inputs are cut, not refused.
 pub async fn embeddings(
     State(state): State<AppState>,
     JsonBody(request, _): JsonBody<EmbeddingsRequest>,
 ) -> Result<Response, ApiError> {
-    let input = EmbedInput::from_openai(request.input, "input")?;
-    input.check("input", state.limits.max_inputs)?;
-    let requested = request.model.as_deref().filter(|m| !m.is_empty());
-    let name = state
-        .registry
-        .resolve(requested.unwrap_or(state.registry.default_name()))?;
-    let dimensions = match request.dimensions {
-        Some(d) => Some(check_dimensions(d, state.dimensions_of(&name))?),
-        None => None,
-    };
-    let policy = FallbackPolicy::SAME_SPACE;
-    let mut encoded = state.embed(Some(&name), &input, policy).await?;
+    let mut embed =
+        EmbedRequest::new(parse_input(request.input, "input")?, "input").with_model(request.model);
+    embed.dimensions = request.dimensions;
+    let encoded = state.embed(embed).await?;
     let format = request.encoding_format.unwrap_or_default();
-    shorten(
-        &mut encoded.embeddings.vectors,
-        dimensions,
-        encoded.model.dimensions(),
-    )?;
-    let mut data = Vec::with_capacity(encoded.embeddings.vectors.len());
-    for (index, vector) in encoded.embeddings.vectors.into_iter().enumerate() {
-        let embedding = match format {
-            EncodingFormat::Float => Vector::Float(vector),
-            EncodingFormat::Base64 => Vector::Base64(to_base64(&vector)),
-        };
-        data.push(EmbeddingObject {
+    let data = encoded
+        .embeddings
+        .vectors
+        .into_iter()
+        .enumerate()
+        .map(|(index, vector)| EmbeddingObject {
             object: "embedding",
             index,
-            embedding,
-        });
-    }
+            embedding: match format {
+                EncodingFormat::Float => Vector::Float(vector),
+                EncodingFormat::Base64 => Vector::Base64(to_base64(&vector)),
+            },
+        })
+        .collect();
     let body = EmbeddingsResponse {
         object: "list",
         data,
@@ -162,13 +152,8 @@ pub async fn get_model(
     State(state): State<AppState>,
     Path(model): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let name = state.registry.resolve(&model)?;
-    let listing = state.registry.list().into_iter().find(|m| m.name == name);
-    listing.map(|m| Json(model_object(&m))).ok_or_else(|| {
-        ApiError::from(embedd_core::EmbedError::Bug(format!(
-            "model `{name}` resolved but is not listed"
-        )))
-    })
+    let handle = state.registry.handle(&model)?;
+    Ok(Json(model_object(&handle.listing())))
 }
 
 fn model_object(m: &ModelListing) -> Value {

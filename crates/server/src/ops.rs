@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::json;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// `GET /health`: the process is up.
@@ -39,8 +39,7 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 /// Any unknown path.
 pub async fn not_found() -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
+        ErrorCode::NotFound,
         "no such route; see GET /v1/models and POST /v1/embeddings",
     )
 }
@@ -48,8 +47,7 @@ pub async fn not_found() -> ApiError {
 /// A known path with the wrong method.
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this route does not take that HTTP method",
     )
 }

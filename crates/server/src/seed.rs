@@ -3,12 +3,11 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use embedd_core::FallbackPolicy;
+use embedd_core::{EmbedRequest, FallbackPolicy, Input};
 use serde::{Deserialize, Serialize};
 
 use crate::body::JsonBody;
 use crate::error::ApiError;
-use crate::input::EmbedInput;
 use crate::openai::{with_model_header, Usage};
 use crate::state::AppState;
 
@@ -65,15 +64,14 @@ pub async fn generate(
         }
     };
     let field = if single { "text" } else { "texts" };
-    let input = EmbedInput::Texts(texts);
-    input.check(field, state.limits.max_inputs)?;
     let policy = FallbackPolicy {
         use_chain: true,
         cross_space: request.use_fallback,
     };
-    let encoded = state
-        .embed(request.model.as_deref(), &input, policy)
-        .await?;
+    let embed = EmbedRequest::new(Input::Texts(texts), field)
+        .with_model(request.model)
+        .with_policy(policy);
+    let encoded = state.embed(embed).await?;
     let vectors = &encoded.embeddings.vectors;
     let body = GenerateResponse {
         embedding: if single {

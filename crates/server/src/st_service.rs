@@ -3,13 +3,12 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use embedd_core::FallbackPolicy;
+use embedd_core::{EmbedRequest, Input};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::body::JsonBody;
 use crate::error::{ApiError, PlainError};
-use crate::input::EmbedInput;
 use crate::openai::with_model_header;
 use crate::state::AppState;
 
@@ -32,12 +31,8 @@ pub async fn encode(
     let texts = request
         .texts
         .ok_or_else(|| ApiError::invalid("texts", "`texts` (an array of strings) is required"))?;
-    let input = EmbedInput::Texts(texts);
-    input.check("texts", state.limits.max_inputs)?;
-    let policy = FallbackPolicy::SAME_SPACE;
-    let encoded = state
-        .embed(request.model.as_deref(), &input, policy)
-        .await?;
+    let embed = EmbedRequest::new(Input::Texts(texts), "texts").with_model(request.model);
+    let encoded = state.embed(embed).await?;
     let body = json!({ "embeddings": encoded.embeddings.vectors });
     Ok(with_model_header(
         Json(body).into_response(),

@@ -1,11 +1,10 @@
-//! What every handler shares.
+//! What every handler shares, and the one call every embedding route makes.
 
 use std::sync::Arc;
 
-use embedd_core::{Encoded, FallbackPolicy, Inputs, Registry};
+use embedd_core::{EmbedRequest, Encoded, Registry, RequestLimits};
 
 use crate::error::ApiError;
-use crate::input::EmbedInput;
 
 /// Request limits (DESIGN §6).
 #[derive(Debug, Clone, Copy)]
@@ -14,13 +13,27 @@ pub struct Limits {
     pub max_inputs: usize,
     /// Largest request body, in bytes.
     pub body_limit: usize,
+    /// Most tokens the inputs of one request may hold together.
+    pub max_tokens_per_request: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
+        let request = RequestLimits::default();
         Self {
-            max_inputs: 2048,
+            max_inputs: request.max_inputs,
             body_limit: 2 * 1024 * 1024,
+            max_tokens_per_request: request.max_tokens_per_request,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits the request pipeline holds every request to.
+    pub fn request(&self) -> RequestLimits {
+        RequestLimits {
+            max_inputs: self.max_inputs,
+            max_tokens_per_request: self.max_tokens_per_request,
         }
     }
 }
@@ -35,65 +48,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Embed `input` with `model` (or the default, also for an empty name) along the fallback
-    /// chain as `policy` allows, logging counts and sizes, never the text.
-    pub async fn embed(
-        &self,
-        model: Option<&str>,
-        input: &EmbedInput,
-        policy: FallbackPolicy,
-    ) -> Result<Encoded, ApiError> {
+    /// Apply one request through the registry's pipeline, logging counts and sizes, never the text.
+    pub async fn embed(&self, request: EmbedRequest) -> Result<Encoded, ApiError> {
         let started = std::time::Instant::now();
-        let inputs = match input {
-            EmbedInput::Texts(texts) => Inputs::Texts(texts),
-            EmbedInput::Tokens(ids) => Inputs::Tokens(ids),
-        };
-        let encoded = self
-            .registry
-            .encode_with_fallback(model, inputs, policy)
-            .await?;
+        let (inputs, input_size) = (request.input.len(), request.input.total_len());
+        let encoded = self.registry.embed(request, &self.limits.request()).await?;
         tracing::info!(
             model = %encoded.model.name(),
-            inputs = input.len(),
-            input_size = input.total_len(),
+            inputs,
+            input_size,
             tokens = encoded.embeddings.prompt_tokens,
             fell_back = encoded.fell_back,
             ms = started.elapsed().as_secs_f64() * 1e3,
             "embedded"
         );
         Ok(encoded)
-    }
-
-    /// Refuse texts longer than model `name` reads, for callers who asked not to truncate.
-    pub async fn refuse_overlong(
-        &self,
-        name: &str,
-        field: &str,
-        texts: &[String],
-    ) -> Result<(), ApiError> {
-        let model = self.registry.get_or_create(name).await?;
-        let counts = model.count_tokens(texts).await?;
-        let max = model.max_tokens();
-        match counts.iter().position(|n| *n > max) {
-            Some(i) => {
-                let mut error = ApiError::invalid(
-                    format!("{field}[{i}]"),
-                    format!("`{field}[{i}]` has {} tokens, more than the {max} model `{name}` reads; shorten it or allow truncation", counts[i]),
-                );
-                error.code = "input_too_long";
-                Err(error)
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// The vector length of the model `name` resolves to, when known without building it.
-    pub fn dimensions_of(&self, name: &str) -> Option<usize> {
-        let canonical = self.registry.resolve(name).ok()?;
-        self.registry
-            .list()
-            .into_iter()
-            .find(|m| m.name == canonical)
-            .and_then(|m| m.dimensions)
     }
 }

@@ -240,6 +240,7 @@ async fn configured_limits_apply() {
         Limits {
             max_inputs: 4,
             body_limit: 4096,
+            max_tokens_per_request: 6,
         },
     )
     .await;
@@ -264,4 +265,37 @@ async fn configured_limits_apply() {
         400,
     )
     .await;
+    // The token cap: the hash model counts a word a token; seven words are over six.
+    let body = json!({"input": ["one two three", "four five six seven"]});
+    let (status, answer) = json(server.post("/v1/embeddings", body).await).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "too_many_tokens");
+    assert!(
+        answer["error"]["message"].as_str().unwrap().contains("6"),
+        "names the limit: {answer}"
+    );
+    let (status, answer) = json(
+        server
+            .post(
+                "/embed",
+                json!({"inputs": ["one two three", "four five six seven"]}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error_type"].as_str()),
+        (413, Some("Validation")),
+        "{answer}"
+    );
+    let (status, _) = json(
+        server
+            .post(
+                "/v1/embeddings",
+                json!({"input": ["one two three", "four five six"]}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "at the cap is allowed");
 }

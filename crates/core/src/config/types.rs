@@ -240,6 +240,10 @@ pub struct ServerConfig {
     /// Most inputs in one request.
     #[serde(default = "default_max_inputs")]
     pub max_inputs: usize,
+    /// Most tokens the inputs of one request may hold together (OpenAI's 300,000 by default);
+    /// held by models that count tokens before computing (native, hash).
+    #[serde(default = "default_max_tokens_per_request")]
+    pub max_tokens_per_request: usize,
 }
 
 impl Default for ServerConfig {
@@ -249,6 +253,7 @@ impl Default for ServerConfig {
             port: default_port(),
             body_limit: default_body_limit(),
             max_inputs: default_max_inputs(),
+            max_tokens_per_request: default_max_tokens_per_request(),
         }
     }
 }
@@ -267,6 +272,10 @@ fn default_body_limit() -> ByteSize {
 
 fn default_max_inputs() -> usize {
     2048
+}
+
+fn default_max_tokens_per_request() -> usize {
+    300_000
 }
 
 /// Read the `models:` map keeping the file's order, giving each entry its key as its name and

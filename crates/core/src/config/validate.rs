@@ -75,6 +75,12 @@ pub(super) fn validate(config: &Config) -> Vec<ConfigIssue> {
     if server.max_inputs == 0 {
         push("server.max_inputs".into(), "must be at least 1".into());
     }
+    if server.max_tokens_per_request == 0 {
+        push(
+            "server.max_tokens_per_request".into(),
+            "must be at least 1".into(),
+        );
+    }
     if server.body_limit.0 < 1024 {
         push(
             "server.body_limit".into(),

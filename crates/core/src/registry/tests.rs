@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::*;
 use crate::config::Config;
 use crate::fallback::{Encoded, FallbackPolicy};
-use crate::model::{EncodeOptions, Embeddings, ModelInfo};
+use crate::model::{Embeddings, EncodeOptions, ModelInfo};
 use crate::request::{EmbedRequest, Input, RequestLimits};
 
 /// A model that answers with a constant vector, or fails as told.
@@ -219,8 +219,7 @@ async fn get_never_builds_and_get_default_does() {
 async fn fallback_stays_in_the_space_and_names_the_model() {
     let (registry, _) = registry();
     let texts = texts();
-    let out = embed(&registry, None, texts.clone(), CHAIN).await
-        .unwrap();
+    let out = embed(&registry, None, texts.clone(), CHAIN).await.unwrap();
     assert_eq!(out.model.name(), "bge-native");
     assert!(out.fell_back);
     assert_eq!(out.embeddings.vectors.len(), 2);
@@ -252,8 +251,7 @@ async fn crossing_spaces_needs_permission() {
     )
     .unwrap();
     let registry = Registry::new(&config.embeddings, Arc::new(Factory::default()));
-    match embed(&registry, None, texts.clone(), CHAIN).await
-    {
+    match embed(&registry, None, texts.clone(), CHAIN).await {
         Err(EmbedError::AllFailed { attempts, .. }) => {
             let tried: Vec<_> = attempts.iter().map(|a| a.model.as_str()).collect();
             assert_eq!(
@@ -271,7 +269,8 @@ async fn crossing_spaces_needs_permission() {
         use_chain: true,
         cross_space: true,
     };
-    let out = embed(&registry, None, texts.clone(), crossing).await
+    let out = embed(&registry, None, texts.clone(), crossing)
+        .await
         .unwrap();
     assert_eq!(out.model.name(), "hash");
 }
@@ -289,7 +288,8 @@ async fn token_input_never_crosses_spaces() {
         use_chain: true,
         cross_space: true,
     };
-    let err = embed(&registry, None, Input::Tokens(ids.clone()), crossing).await
+    let err = embed(&registry, None, Input::Tokens(ids.clone()), crossing)
+        .await
         .err()
         .unwrap();
     assert!(
@@ -303,7 +303,8 @@ async fn a_callers_error_is_not_retried_elsewhere() {
     let (registry, factory) = registry();
     let ids = vec![vec![1u32]];
     // `hash` has no tokenizer: that is the caller's fault, so the chain must not move on.
-    let err = embed(&registry, Some("hash"), Input::Tokens(ids.clone()), CHAIN).await
+    let err = embed(&registry, Some("hash"), Input::Tokens(ids.clone()), CHAIN)
+        .await
         .err()
         .unwrap();
     assert!(matches!(err, EmbedError::Unsupported { .. }), "{err}");
@@ -359,11 +360,13 @@ async fn an_open_circuit_is_skipped_without_a_call_then_probed() {
     let texts = texts();
     let only = FallbackPolicy::default();
     for _ in 0..2 {
-        assert!(embed(&registry, Some("primary"), texts.clone(), only).await
+        assert!(embed(&registry, Some("primary"), texts.clone(), only)
+            .await
             .is_err());
     }
     assert_eq!(factory.encodes.load(Ordering::SeqCst), 2);
-    let skipped = embed(&registry, Some("primary"), texts.clone(), only).await
+    let skipped = embed(&registry, Some("primary"), texts.clone(), only)
+        .await
         .err()
         .unwrap();
     assert!(skipped.to_string().contains("circuit"), "{skipped}");
@@ -374,13 +377,15 @@ async fn an_open_circuit_is_skipped_without_a_call_then_probed() {
         "an open circuit is not called"
     );
     // The chain moves past it at once to the same-space backup.
-    let out = embed(&registry, Some("primary"), texts.clone(), CHAIN).await
+    let out = embed(&registry, Some("primary"), texts.clone(), CHAIN)
+        .await
         .unwrap();
     assert_eq!(out.model.name(), "bge-native");
     // That walk called `broken` (down) and `bge-native`, not `primary`.
     assert_eq!(factory.encodes.load(Ordering::SeqCst), 4);
     tokio::time::advance(std::time::Duration::from_secs(30)).await;
-    assert!(embed(&registry, Some("primary"), texts.clone(), only).await
+    assert!(embed(&registry, Some("primary"), texts.clone(), only)
+        .await
         .is_err());
     assert_eq!(
         factory.encodes.load(Ordering::SeqCst),
@@ -402,8 +407,7 @@ async fn usage_counts_tokens_and_prices_them() {
     );
     let registry = Registry::new(&config.embeddings, Arc::new(Factory::default()));
     let texts = texts();
-    embed(&registry, None, texts.clone(), CHAIN).await
-        .unwrap();
+    embed(&registry, None, texts.clone(), CHAIN).await.unwrap();
     let usage = registry.usage();
     assert_eq!(usage[0].tokens, 2, "the fixed model counts a token a text");
     assert_eq!(usage[0].usd, Some(0.001));
@@ -441,7 +445,13 @@ async fn only_the_last_model_that_may_answer_is_told_to_retry() {
     );
     // Alone, the model asked for is the last resort: it retries.
     factory.seen.lock().unwrap().clear();
-    let _ = embed(&registry, Some("primary"), texts(), FallbackPolicy::default()).await;
+    let _ = embed(
+        &registry,
+        Some("primary"),
+        texts(),
+        FallbackPolicy::default(),
+    )
+    .await;
     assert_eq!(
         factory.seen.lock().unwrap().clone(),
         [("primary".to_owned(), false)]
@@ -478,5 +488,9 @@ async fn ollama_tags_and_empty_names_resolve() {
     let (registry, _) = registry();
     assert_eq!(registry.resolve("hash:latest").unwrap(), "hash");
     let out = embed(&registry, Some(""), texts(), CHAIN).await.unwrap();
-    assert_eq!(out.model.name(), "bge-native", "an empty name is the default");
+    assert_eq!(
+        out.model.name(),
+        "bge-native",
+        "an empty name is the default"
+    );
 }

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, Write};
 
-use embedd_core::{FallbackPolicy, Inputs};
+use embedd_core::{EmbedRequest, Input, RequestLimits};
 use serde::Serialize;
 
 use crate::cli::EmbedArgs;
@@ -28,10 +28,12 @@ pub async fn run(args: EmbedArgs) -> anyhow::Result<()> {
     } else {
         args.texts
     };
-    let policy = FallbackPolicy::SAME_SPACE;
-    let encoded = registry
-        .encode_with_fallback(Some(&name), Inputs::Texts(&texts), policy)
-        .await?;
+    let request = EmbedRequest::new(Input::Texts(texts), "TEXT").with_model(Some(name));
+    let limits = RequestLimits {
+        max_inputs: usize::MAX,
+        max_tokens_per_request: usize::MAX,
+    };
+    let encoded = registry.embed(request, &limits).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (index, embedding) in encoded.embeddings.vectors.iter().enumerate() {
         let line = Line {

@@ -43,7 +43,7 @@ pub async fn sts(args: StsArgs) -> anyhow::Result<()> {
         .collect();
     let mut vectors = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(args.batch.max(1)) {
-        vectors.extend(model.encode(chunk).await?.vectors);
+        vectors.extend(model.encode(chunk, &Default::default()).await?.vectors);
     }
     let predicted: Vec<f64> = vectors
         .chunks_exact(2)

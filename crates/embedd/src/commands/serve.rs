@@ -24,6 +24,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let limits = Limits {
         max_inputs: args.max_inputs.unwrap_or(server.max_inputs).max(1),
         body_limit: usize::try_from(body_limit.0).unwrap_or(usize::MAX),
+        max_tokens_per_request: server.max_tokens_per_request,
     };
     let host = args.host.clone().unwrap_or_else(|| server.host.clone());
     let port = args.port.unwrap_or(server.port);

@@ -11,7 +11,10 @@ use super::*;
 
 /// Each sequence's vector: its first id and its length, so answers can be traced back.
 fn fake_vector(sequence: &[u32]) -> Vec<f32> {
-    vec![sequence.first().copied().unwrap_or(0) as f32, sequence.len() as f32]
+    vec![
+        sequence.first().copied().unwrap_or(0) as f32,
+        sequence.len() as f32,
+    ]
 }
 
 /// A batch function that records the first id of every sequence of every batch; with a gate, it
@@ -166,7 +169,11 @@ async fn a_small_request_rides_in_the_next_batch_of_a_large_one() {
         batches[1].iter().filter(|id| **id >= 100).count() >= 2,
         "the large request keeps its share meanwhile: {batches:?}"
     );
-    let tokens = |b: &Vec<u32>| b.iter().map(|id| if *id >= 100 { 10 } else { 5 }).sum::<usize>();
+    let tokens = |b: &Vec<u32>| {
+        b.iter()
+            .map(|id| if *id >= 100 { 10 } else { 5 })
+            .sum::<usize>()
+    };
     assert!(batches.iter().all(|b| tokens(b) <= 40), "{batches:?}");
 }
 
@@ -219,13 +226,14 @@ async fn a_full_queue_refuses_at_once() {
 async fn a_failing_or_panicking_batch_fails_only_its_requests() {
     let calls = Arc::new(AtomicUsize::new(0));
     let seen = calls.clone();
-    let batch: BatchFn = Box::new(move |sequences: &[Vec<u32>]| {
-        match seen.fetch_add(1, Ordering::SeqCst) {
-            0 => panic!("a kernel bug"),
-            1 => Err(NativeError::Bug("a failed batch".into())),
-            _ => Ok(sequences.iter().map(|s| fake_vector(s)).collect()),
-        }
-    });
+    let batch: BatchFn =
+        Box::new(
+            move |sequences: &[Vec<u32>]| match seen.fetch_add(1, Ordering::SeqCst) {
+                0 => panic!("a kernel bug"),
+                1 => Err(NativeError::Bug("a failed batch".into())),
+                _ => Ok(sequences.iter().map(|s| fake_vector(s)).collect()),
+            },
+        );
     let scheduler = Scheduler::start(batch, limits(40), 10).unwrap();
     assert!(scheduler.submit(request(1, 1, 3)).await.is_err());
     assert!(scheduler.submit(request(2, 1, 3)).await.is_err());

@@ -114,7 +114,7 @@ fn empty_and_wordless_texts_get_distinct_fixed_vectors() {
 async fn large_batches_match_the_inline_path() {
     let m = model(1024);
     let texts: Vec<String> = (0..1500).map(|i| format!("text number {i}")).collect();
-    let batched = m.encode(&texts).await.unwrap();
+    let batched = m.encode(&texts, &EncodeOptions::default()).await.unwrap();
     assert_eq!(batched.vectors.len(), 1500);
     assert_eq!(batched.vectors[1234], m.embed(&texts[1234]).0);
     assert_eq!(batched.prompt_tokens, 1500 * 3);
@@ -122,6 +122,48 @@ async fn large_batches_match_the_inline_path() {
 
 #[tokio::test]
 async fn token_ids_are_the_callers_mistake() {
-    let err = model(8).encode_tokens(&[vec![1, 2]]).await.err().unwrap();
+    let err = model(8)
+        .encode_tokens(&[vec![1, 2]], &EncodeOptions::default())
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.fault(), Fault::User);
+}
+
+#[tokio::test]
+async fn limits_hold_only_when_asked() {
+    let m = HashModel::new("hash", 8, 3).unwrap();
+    let long = vec!["one two three four".to_owned()];
+    assert!(m.encode(&long, &EncodeOptions::default()).await.is_ok());
+    let strict = EncodeOptions {
+        truncate: false,
+        ..EncodeOptions::default()
+    };
+    let err = m.encode(&long, &strict).await.err().unwrap();
+    assert!(
+        matches!(
+            &err,
+            EmbedError::TooLarge {
+                limit: Limit::InputTokens,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let capped = EncodeOptions {
+        max_total_tokens: Some(4),
+        ..EncodeOptions::default()
+    };
+    let two = vec!["a b c".to_owned(), "d e".to_owned()];
+    let err = m.encode(&two, &capped).await.err().unwrap();
+    assert!(
+        matches!(
+            &err,
+            EmbedError::TooLarge {
+                limit: Limit::RequestTokens,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

@@ -1,7 +1,8 @@
 //! One pooled HTTP client for every remote provider, and the retry policy they share.
 //!
 //! Retried: 429, 5xx, connection failures and timeouts, with exponential backoff and jitter, and
-//! after exactly the delay a `Retry-After` header asks for. Never retried: other 4xx. A caller's
+//! after exactly the delay a `Retry-After` header asks for. A refused connection is definitive: a
+//! call told to fail fast (another model of the fallback walk may answer) gives up on it at once. Never retried: other 4xx. A caller's
 //! 400/413/422 becomes the caller's error (the chain stops); 401/403/404 the provider's (the chain
 //! moves on). Every retry is logged with its count. The whole call stays within the model's timeout.
 
@@ -48,6 +49,8 @@ pub struct Http {
     pub key: Option<String>,
     /// Retries and timeout.
     pub retry: RetryPolicy,
+    /// Give up at once on a refused connection instead of retrying it.
+    pub fail_fast: bool,
 }
 
 /// What a remote answered when it did not answer 2xx and will not be retried.
@@ -60,6 +63,14 @@ pub struct Refusal {
 }
 
 impl Http {
+    /// The same client for one call made with `options` (whether to fail fast).
+    pub fn for_call(&self, options: &embedd_core::EncodeOptions) -> Self {
+        Self {
+            fail_fast: options.fail_fast,
+            ..self.clone()
+        }
+    }
+
     /// `method url` with an optional JSON body, retried as the policy says; the JSON answer, or
     /// the refusal the caller may want to inspect (an Ollama 404 route, say).
     pub async fn call(
@@ -118,6 +129,12 @@ impl Http {
                     },
                     None,
                 ),
+                Err(e) if self.fail_fast && e.is_connect() && !e.is_timeout() => {
+                    return Err(self.error(
+                        format!("request failed: {}; not retried", without_url(&e)),
+                        None,
+                    ))
+                }
                 Err(e) => (
                     self.error(format!("request failed: {}", without_url(&e)), None),
                     None,

@@ -3,7 +3,7 @@
 //! API's feature extraction for `model_id`. Bearer token from `HF_TOKEN`.
 
 use async_trait::async_trait;
-use embedd_core::{EmbedError, Embeddings, ModelConfig};
+use embedd_core::{EmbedError, Embeddings, EncodeOptions, ModelConfig};
 use reqwest::Method;
 use serde_json::json;
 
@@ -45,9 +45,14 @@ pub fn setup(config: &ModelConfig) -> Setup<HuggingFace> {
 
 #[async_trait]
 impl RemoteApi for HuggingFace {
-    async fn embed(&self, http: &Http, texts: &[String]) -> Result<Embeddings, EmbedError> {
+    async fn embed(
+        &self,
+        http: &Http,
+        texts: &[String],
+        options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError> {
         let body = if self.tei {
-            json!({ "inputs": texts, "truncate": true })
+            json!({ "inputs": texts, "truncate": options.truncate })
         } else {
             json!({ "inputs": texts })
         };
@@ -64,7 +69,10 @@ impl RemoteApi for HuggingFace {
                 Ok(_) => Ok(()),
                 Err(refusal) => Err(http.refused(&refusal)),
             },
-            None => self.embed(http, &["health".to_owned()]).await.map(|_| ()),
+            None => self
+                .embed(http, &["health".to_owned()], &EncodeOptions::default())
+                .await
+                .map(|_| ()),
         }
     }
 

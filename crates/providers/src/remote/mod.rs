@@ -9,15 +9,21 @@ pub mod st_service;
 
 use async_trait::async_trait;
 use embedd_core::config::ConfigError;
-use embedd_core::{EmbedError, EmbeddingModel, Embeddings, ModelConfig, ModelInfo};
+use embedd_core::{EmbedError, EmbeddingModel, Embeddings, EncodeOptions, ModelConfig, ModelInfo};
 
 use self::http::{Http, RetryPolicy};
 
 /// One remote API: how to embed a request's worth of texts and how to check health.
 #[async_trait]
 pub trait RemoteApi: Send + Sync + 'static {
-    /// Embed texts already split to the API's limits.
-    async fn embed(&self, http: &Http, texts: &[String]) -> Result<Embeddings, EmbedError>;
+    /// Embed texts already split to the API's limits; `options.truncate` goes on to APIs that
+    /// take it, so an API refuses an over-long input itself when the caller asked for that.
+    async fn embed(
+        &self,
+        http: &Http,
+        texts: &[String],
+        options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError>;
     /// Whether the remote answers.
     async fn health(&self, http: &Http) -> Result<(), EmbedError>;
     /// Most texts the API takes in one request.
@@ -79,6 +85,7 @@ impl<A: RemoteApi> RemoteModel<A> {
             provider,
             key,
             retry,
+            fail_fast: false,
         };
         let batch = config
             .batch_size
@@ -88,9 +95,19 @@ impl<A: RemoteApi> RemoteModel<A> {
         let dimensions = match config.dimensions.or(setup.dimensions) {
             Some(d) => d,
             None => {
+                // A remote that cannot be reached fails the build at once; the next request
+                // builds again, and a fallback answers meanwhile.
+                let fail_fast = EncodeOptions {
+                    fail_fast: true,
+                    ..EncodeOptions::default()
+                };
                 let probe = setup
                     .api
-                    .embed(&http, &["dimensions probe".to_owned()])
+                    .embed(
+                        &http.for_call(&fail_fast),
+                        &["dimensions probe".to_owned()],
+                        &fail_fast,
+                    )
                     .await?;
                 probe
                     .vectors
@@ -111,6 +128,8 @@ impl<A: RemoteApi> RemoteModel<A> {
                 dimensions,
                 max_tokens: config.max_tokens.unwrap_or(8192),
                 space: config.effective_space(),
+                pooling: None,
+                precision: None,
             },
             http,
             api: setup.api,
@@ -145,13 +164,18 @@ impl<A: RemoteApi> EmbeddingModel for RemoteModel<A> {
         &self.info
     }
 
-    async fn encode(&self, texts: &[String]) -> Result<Embeddings, EmbedError> {
+    async fn encode(
+        &self,
+        texts: &[String],
+        options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError> {
         let mut out = Embeddings {
             vectors: Vec::with_capacity(texts.len()),
             prompt_tokens: 0,
         };
+        let http = self.http.for_call(options);
         for request in self.requests(texts) {
-            let part = self.api.embed(&self.http, request).await?;
+            let part = self.api.embed(&http, request, options).await?;
             if part.vectors.len() != request.len()
                 || part.vectors.iter().any(|v| v.len() != self.info.dimensions)
             {

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use embedd_core::{EmbedError, Embeddings, ModelConfig};
+use embedd_core::{EmbedError, Embeddings, EncodeOptions, ModelConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -41,9 +41,15 @@ pub fn setup(config: &ModelConfig) -> Setup<Ollama> {
 
 #[async_trait]
 impl RemoteApi for Ollama {
-    async fn embed(&self, http: &Http, texts: &[String]) -> Result<Embeddings, EmbedError> {
+    async fn embed(
+        &self,
+        http: &Http,
+        texts: &[String],
+        options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError> {
         if !self.legacy.load(Ordering::Relaxed) {
-            let body = json!({ "model": self.model_id, "input": texts, "truncate": true });
+            let body =
+                json!({ "model": self.model_id, "input": texts, "truncate": options.truncate });
             match http
                 .call(
                     Method::POST,

@@ -1,7 +1,7 @@
 //! The `openai` provider: `POST {base_url}/embeddings`, bearer key from `OPENAI_API_KEY`.
 
 use async_trait::async_trait;
-use embedd_core::{catalog, EmbedError, Embeddings, ModelConfig};
+use embedd_core::{catalog, EmbedError, Embeddings, EncodeOptions, ModelConfig};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -45,7 +45,13 @@ pub fn setup(config: &ModelConfig) -> Setup<OpenAi> {
 
 #[async_trait]
 impl RemoteApi for OpenAi {
-    async fn embed(&self, http: &Http, texts: &[String]) -> Result<Embeddings, EmbedError> {
+    async fn embed(
+        &self,
+        http: &Http,
+        texts: &[String],
+        _options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError> {
+        // OpenAI never truncates: an over-long input is its 400, whatever `truncate` says.
         let mut body =
             json!({ "model": self.model_id, "input": texts, "encoding_format": "float" });
         if let Some(d) = self.dimensions {

@@ -2,7 +2,7 @@
 //! `{"texts"}` → `{"embeddings"}` (`deploy/sentence-transformers/server.py`).
 
 use async_trait::async_trait;
-use embedd_core::{EmbedError, Embeddings, ModelConfig};
+use embedd_core::{EmbedError, Embeddings, EncodeOptions, ModelConfig};
 use reqwest::Method;
 use serde_json::json;
 
@@ -34,7 +34,13 @@ pub fn setup(config: &ModelConfig) -> Setup<SentenceTransformersService> {
 
 #[async_trait]
 impl RemoteApi for SentenceTransformersService {
-    async fn embed(&self, http: &Http, texts: &[String]) -> Result<Embeddings, EmbedError> {
+    async fn embed(
+        &self,
+        http: &Http,
+        texts: &[String],
+        _options: &EncodeOptions,
+    ) -> Result<Embeddings, EmbedError> {
+        // The service always truncates; it takes no option to refuse.
         let answer = http
             .json(
                 Method::POST,

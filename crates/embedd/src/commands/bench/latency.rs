@@ -13,13 +13,17 @@ pub async fn run(
     args: &BenchArgs,
 ) -> anyhow::Result<()> {
     for text in texts.iter().take(8) {
-        model.encode(std::slice::from_ref(text)).await?;
+        model
+            .encode(std::slice::from_ref(text), &Default::default())
+            .await?;
     }
     let mut millis = Vec::with_capacity(texts.len() * args.runs);
     for _ in 0..args.runs {
         for text in texts {
             let started = Instant::now();
-            model.encode(std::slice::from_ref(text)).await?;
+            model
+                .encode(std::slice::from_ref(text), &Default::default())
+                .await?;
             millis.push(started.elapsed().as_secs_f64() * 1e3);
         }
     }

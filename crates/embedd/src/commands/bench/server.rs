@@ -26,6 +26,7 @@ pub async fn run(
         limits: Limits {
             max_inputs: config.server.max_inputs,
             body_limit: usize::try_from(config.server.body_limit.0).unwrap_or(usize::MAX),
+            max_tokens_per_request: config.server.max_tokens_per_request,
         },
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

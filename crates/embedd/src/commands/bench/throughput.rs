@@ -23,7 +23,10 @@ pub async fn run(
 async fn pass(model: &dyn EmbeddingModel, texts: &[String], batch: usize) -> anyhow::Result<usize> {
     let mut tokens = 0;
     for chunk in texts.chunks(batch) {
-        tokens += model.encode(chunk).await?.prompt_tokens;
+        tokens += model
+            .encode(chunk, &Default::default())
+            .await?
+            .prompt_tokens;
     }
     Ok(tokens)
 }
