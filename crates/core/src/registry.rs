@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
 use crate::circuit::{Breaker, BreakerPolicy};
-use crate::config::{EmbeddingsConfig, ModelConfig, ProviderKind};
+use crate::config::{ConfigError, ConfigIssue, EmbeddingsConfig, ModelConfig, ProviderKind};
 use crate::error::EmbedError;
 use crate::model::EmbeddingModel;
 
@@ -23,6 +23,12 @@ use crate::model::EmbeddingModel;
 pub trait ModelFactory: Send + Sync {
     /// Build the model `config` describes, ready to encode.
     async fn build(&self, config: &ModelConfig) -> Result<Arc<dyn EmbeddingModel>, EmbedError>;
+
+    /// Whether this build of embedd has `provider` at all (a cargo feature may leave one out).
+    fn supports(&self, provider: ProviderKind) -> bool {
+        let _ = provider;
+        true
+    }
 }
 
 /// One registry entry: what the config says, and the model once built.
@@ -205,6 +211,28 @@ impl Registry {
             allow_cross_space: config.allow_cross_space_fallback,
             breaker_policy: config.circuit_breaker,
             factory,
+        }
+    }
+
+    /// Refuse, at start-up, models whose provider this build does not have, each naming its key.
+    pub fn check_providers(&self) -> Result<(), ConfigError> {
+        let issues: Vec<ConfigIssue> = self
+            .slots
+            .iter()
+            .filter_map(|slot| slot.config.as_ref())
+            .filter(|config| !self.factory.supports(config.provider))
+            .map(|config| ConfigIssue {
+                key: format!("embeddings.models.{}.provider", config.name),
+                message: format!(
+                    "the {} provider is not part of this build of embedd",
+                    config.provider
+                ),
+            })
+            .collect();
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid { issues })
         }
     }
 

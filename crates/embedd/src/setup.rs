@@ -20,6 +20,7 @@ pub fn load_config(args: &ConfigArgs) -> anyhow::Result<Config> {
 /// (any name form the registry resolves) replaces the config's default.
 pub fn registry(config: &Config, default_model: Option<&str>) -> anyhow::Result<Arc<Registry>> {
     let registry = Registry::new(&config.embeddings, Arc::new(ProviderFactory::default()));
+    registry.check_providers()?;
     Ok(Arc::new(match default_model {
         Some(name) => registry.with_default(name)?,
         None => registry,

@@ -43,6 +43,14 @@ impl ProviderFactory {
 
 #[async_trait]
 impl ModelFactory for ProviderFactory {
+    fn supports(&self, provider: ProviderKind) -> bool {
+        match provider {
+            ProviderKind::Native => cfg!(feature = "native"),
+            ProviderKind::Onnx => false,
+            _ => true,
+        }
+    }
+
     async fn build(&self, config: &ModelConfig) -> Result<Arc<dyn EmbeddingModel>, EmbedError> {
         match config.provider {
             ProviderKind::Local => Ok(Arc::new(HashModel::from_config(config)?)),
@@ -57,6 +65,7 @@ impl ModelFactory for ProviderFactory {
             }
             #[cfg(feature = "native")]
             ProviderKind::Native => crate::native::build(config).await,
+            // `supports` refuses these at start-up; a registry built without that check says so here.
             other => Err(EmbedError::Unavailable {
                 model: config.name.clone(),
                 reason: format!("the {other} provider is not part of this build of embedd yet"),
@@ -69,6 +78,22 @@ impl ModelFactory for ProviderFactory {
 mod tests {
     use super::*;
     use embedd_core::Config;
+
+    #[test]
+    fn providers_this_build_lacks_are_refused_at_start_up() {
+        let config = Config::from_yaml(
+            "embeddings:\n  default_model: h\n  models:\n    h: {provider: hash, dimensions: 64}\n    x: {provider: onnx, model_id: some/model}\n",
+            &|_| None,
+        )
+        .unwrap();
+        let registry = embedd_core::Registry::new(
+            &config.embeddings,
+            std::sync::Arc::new(ProviderFactory::default()),
+        );
+        let err = registry.check_providers().unwrap_err().to_string();
+        assert!(err.contains("embeddings.models.x.provider"), "{err}");
+        assert!(!err.contains("models.h"), "{err}");
+    }
 
     #[tokio::test]
     async fn builds_the_hash_model_and_refuses_what_it_cannot_build() {

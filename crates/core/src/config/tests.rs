@@ -247,3 +247,21 @@ fn quantize_is_for_native_models_and_names_its_values() {
         "{text}"
     );
 }
+
+#[test]
+fn keys_a_provider_does_not_use_are_refused_by_name() {
+    let err = Config::from_yaml(
+        "embeddings:\n  default_model: n\n  models:\n    n: {provider: native, model_id: m, base_url: 'http://x', batch_size: 8}\n    h: {provider: local, model_id: m, api_key_env: KEY}\n    o: {provider: ollama, model_id: m, max_batch_tokens: 512}\n",
+        &|_| None,
+    )
+    .unwrap_err()
+    .to_string();
+    for key in [
+        "embeddings.models.n.base_url",
+        "embeddings.models.n.batch_size",
+        "embeddings.models.h.api_key_env",
+        "embeddings.models.o.max_batch_tokens",
+    ] {
+        assert!(err.contains(key), "{key} missing from: {err}");
+    }
+}

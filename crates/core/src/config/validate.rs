@@ -153,11 +153,8 @@ fn check_model(m: &ModelConfig) -> Vec<(&'static str, String)> {
     if m.queue_size == Some(0) {
         out.push(("queue_size", "must be at least 1".to_owned()));
     }
-    if m.quantize.is_some() && m.provider != ProviderKind::Native {
-        out.push((
-            "quantize",
-            "only native (in-process) models can be quantized".to_owned(),
-        ));
+    for (key, message) in unused_keys(m) {
+        out.push((key, message));
     }
     if m.timeout.is_some_and(|t| t.is_zero()) {
         out.push(("timeout", "must be longer than zero".to_owned()));
@@ -189,5 +186,52 @@ fn check_model(m: &ModelConfig) -> Vec<(&'static str, String)> {
     if m.space.as_deref().is_some_and(|s| s.trim().is_empty()) {
         out.push(("space", "must not be empty".to_owned()));
     }
+    out
+}
+
+/// Keys set on a model whose provider does not use them: refused, so a setting never silently
+/// does nothing.
+fn unused_keys(m: &ModelConfig) -> Vec<(&'static str, String)> {
+    let native = m.provider == ProviderKind::Native;
+    let remote = m.provider.is_remote();
+    let provider = m.provider;
+    let mut out = Vec::new();
+    let mut refuse = |set: bool, key: &'static str, why: &str| {
+        if set {
+            out.push((
+                key,
+                format!("the {provider} provider does not use it; {why}"),
+            ));
+        }
+    };
+    refuse(
+        m.quantize.is_some() && !native,
+        "quantize",
+        "only native (in-process) models can be quantized",
+    );
+    refuse(
+        (m.max_batch_tokens.is_some() || m.queue_size.is_some()) && !native,
+        if m.max_batch_tokens.is_some() {
+            "max_batch_tokens"
+        } else {
+            "queue_size"
+        },
+        "only native models have a batch scheduler",
+    );
+    refuse(
+        m.base_url.is_some() && !remote,
+        "base_url",
+        "only remote providers are reached at an address",
+    );
+    refuse(
+        m.api_key_env.is_some() && !remote,
+        "api_key_env",
+        "only remote providers take a key",
+    );
+    refuse(
+        m.batch_size.is_some() && !remote,
+        "batch_size",
+        "in-process models batch by tokens (max_batch_tokens)",
+    );
     out
 }
