@@ -335,3 +335,56 @@ fn retries_show_in_the_log_with_their_count() {
         "the log never holds input text"
     );
 }
+
+#[test]
+fn tei_embed_on_a_remote_default_model_passes_truncation_on() {
+    installed_model("all-MiniLM-L6-v2");
+    let upstream = Server::start(&[]);
+    let dir = common::scratch_dir("tei-remote-default");
+    let config = dir.join("front.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "embeddings:
+  default_model: via-tei
+  models:
+    via-tei: {{provider: huggingface, model_id: all-minilm-l6-v2, base_url: '{}', dimensions: 384}}
+",
+            upstream.base
+        ),
+    )
+    .unwrap();
+    let front = Server::start(&["--config", config.to_str().unwrap()]);
+    let url = format!("{}/embed", front.base);
+    // TEI's default is `truncate: false`: embedd has no tokenizer for a remote model, so it
+    // passes the choice on and the remote decides.
+    let (status, body) = common::http(
+        "POST",
+        &url,
+        Some(serde_json::json!({"inputs": "hello world"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0].as_array().unwrap().len(), 384);
+    let long = "word ".repeat(2000);
+    let (status, body) = common::http("POST", &url, Some(serde_json::json!({"inputs": long})));
+    assert_eq!(status, 413, "the remote's refusal, in TEI's shape: {body}");
+    assert_eq!(body["error_type"], "Validation");
+    assert!(body["error"].as_str().unwrap().contains("256"), "{body}");
+    let (status, _) = common::http(
+        "POST",
+        &url,
+        Some(serde_json::json!({"inputs": long, "truncate": true})),
+    );
+    assert_eq!(status, 200);
+    // /info states only what embedd knows of a remote model.
+    let (status, info) = common::http("GET", &format!("{}/info", front.base), None);
+    assert_eq!(status, 200, "{info}");
+    assert!(info.get("model_dtype").is_none(), "{info}");
+    assert!(
+        info["model_type"]["embedding"].get("pooling").is_none(),
+        "{info}"
+    );
+    let (_, upstream_info) = common::http("GET", &format!("{}/info", upstream.base), None);
+    assert_eq!(upstream_info["model_dtype"], "float32");
+    assert_eq!(upstream_info["model_type"]["embedding"]["pooling"], "mean");
+}

@@ -117,7 +117,7 @@ impl HashModel {
                 return Err(EmbedError::TooLarge {
                     limit: Limit::InputTokens,
                     param: Some(format!("input[{i}]")),
-                    message: format!("input[{i}] has {words} words, more than the {max} model `{}` reads; shorten it or allow truncation", self.info.name),
+                    message: format!("input[{i}] has {words} tokens (words), more than the {max} model `{}` reads; shorten it or allow truncation", self.info.name),
                 });
             }
             total += words.min(max);

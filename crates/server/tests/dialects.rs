@@ -162,7 +162,7 @@ async fn tei_embed_and_its_errors() {
     }
     let inputs: Vec<String> = (0..3000).map(|i| i.to_string()).collect();
     let (status, _) = json(server.post("/embed", json!({"inputs": inputs})).await).await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 413, "over a size limit: TEI's 413");
     // The hash model has no tokenizer to show.
     let (status, body) = json(server.post("/tokenize", json!({"inputs": "a"})).await).await;
     assert_eq!(
@@ -202,4 +202,48 @@ async fn the_sentence_transformers_service_route() {
             "{request} -> {body}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_ollama_route_falls_back_when_a_model_cannot_be_built() {
+    // No dimensions: building asks the remote, which is not there, so the build fails.
+    let config = "
+embeddings:
+  default_model: local-hash
+  models:
+    local-hash: {provider: local, dimensions: 384}
+    unbuildable: {provider: ollama, model_id: m, base_url: 'http://127.0.0.1:9', space: local-hash-384, timeout: 5s}
+  fallback_chain: [unbuildable, local-hash]
+";
+    let server = start(config, Limits::default()).await;
+    let (status, body) = json(
+        server
+            .post(
+                "/api/embed",
+                json!({"model": "unbuildable", "input": "a b"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model"], "local-hash");
+    // /api/tags states no precision for models embedd does not run itself.
+    let (status, tags) = json(
+        server
+            .client
+            .get(format!("{}/api/tags", server.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        tags["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["details"].get("quantization_level").is_none()),
+        "{tags}"
+    );
 }

@@ -181,7 +181,13 @@ impl Http {
             excerpt(&refusal.body)
         );
         match refusal.status.as_u16() {
-            400 | 413 | 422 => EmbedError::InvalidInput {
+            // The remote found the input too long (TEI without truncation): the caller's, as is.
+            413 => EmbedError::TooLarge {
+                limit: embedd_core::Limit::InputTokens,
+                param: None,
+                message,
+            },
+            400 | 422 => EmbedError::InvalidInput {
                 message,
                 param: None,
             },
