@@ -2,12 +2,14 @@
 //!
 //! # Layout
 //!
-//! A request reads top-down: route → dialect parsing → registry → model → response in the dialect.
+//! A request reads top-down: route → the dialect parses its JSON into one
+//! [`embedd_core::EmbedRequest`] → [`AppState::embed`] → `Registry::embed` (the one pipeline, in
+//! `embedd-core`) → the dialect renders the result, or the error through [`error::ErrorCode`].
 //!
 //! - [`state`]: [`AppState`], what every handler shares (the registry and the limits).
-//! - [`error`]: [`ApiError`], and the one place where model errors become HTTP statuses.
+//! - [`error`]: [`ApiError`] and the [`error::ErrorCode`] table that decides every dialect's status.
 //! - [`body`]: reading a JSON body within the size limit, with errors in the dialect's shape.
-//! - [`input`]: the OpenAI `input` field (text, texts, token ids) and the request limits.
+//! - [`input`]: reading the OpenAI `input` field (text, texts, token ids) from JSON.
 //! - [`openai`]: `POST /v1/embeddings`, `GET /v1/models`.
 //! - [`seed`]: the seed's `POST /v1/embeddings/generate`.
 //! - [`ollama`]: Ollama's `POST /api/embed`, `POST /api/embeddings`, `GET /api/tags`.
