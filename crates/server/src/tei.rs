@@ -84,11 +84,7 @@ pub async fn tokenize(
     JsonBody(request, _): JsonBody<TokenizeRequest, TeiError>,
 ) -> Result<Json<Value>, TeiError> {
     let texts = parse_texts(request.inputs, "inputs")?;
-    let texts = Input::Texts(texts);
-    texts.check("inputs", state.limits.max_inputs)?;
-    let Input::Texts(texts) = texts else {
-        return Err(ApiError::invalid("inputs", "`inputs` must be texts").into());
-    };
+    Input::Texts(texts.clone()).check("inputs", state.limits.max_inputs)?;
     let model = state.registry.get_default().await?;
     let tokens = model
         .tokenize(&texts, request.add_special_tokens.unwrap_or(true))

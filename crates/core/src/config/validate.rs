@@ -210,12 +210,13 @@ fn unused_keys(m: &ModelConfig) -> Vec<(&'static str, String)> {
         "only native (in-process) models can be quantized",
     );
     refuse(
-        (m.max_batch_tokens.is_some() || m.queue_size.is_some()) && !native,
-        if m.max_batch_tokens.is_some() {
-            "max_batch_tokens"
-        } else {
-            "queue_size"
-        },
+        m.max_batch_tokens.is_some() && !native,
+        "max_batch_tokens",
+        "only native models have a batch scheduler",
+    );
+    refuse(
+        m.queue_size.is_some() && !native,
+        "queue_size",
         "only native models have a batch scheduler",
     );
     refuse(
