@@ -5,8 +5,13 @@
 //! every request (up to [`BatchLimits::max_batch_requests`]) gets an equal share of the batch's
 //! token budget, at least one sequence, and what the others leave is filled in turn. A request
 //! that was served and is not finished goes to the back of the line. So a large request is split
-//! into many batches, and a small one that arrives while it computes rides along in the very next
-//! batch instead of waiting for the whole of it: its wait is at most about two batches.
+//! into many batches instead of holding the model until it is done.
+//!
+//! Requests that fit whole in the next batch go first, alone (an *express* batch), when others
+//! in the line would not finish in it: a one-text request that arrives while a large one computes
+//! waits for the batch in progress, then for its own few milliseconds, not for a full batch of
+//! the large one's tokens. Express batches alternate with shared ones, so a stream of small
+//! requests cannot starve a large one: it still gets at least every other batch.
 //!
 //! The budget is set by time, not by a fixed count: the scheduler measures the seconds per token
 //! of the batches it runs and sizes the next one to take about [`BatchLimits::target_batch_time`],
@@ -111,6 +116,7 @@ impl Scheduler {
             longest_input,
             admitted: admitted.clone(),
             seconds_per_token: None,
+            after_express: false,
         };
         std::thread::Builder::new()
             .name("embedd-batcher".to_owned())
@@ -154,6 +160,8 @@ struct Worker {
     admitted: Arc<AtomicUsize>,
     /// Measured cost of the batches run so far (an exponential average).
     seconds_per_token: Option<f64>,
+    /// Whether the last batch was an express batch (the next one is then shared).
+    after_express: bool,
 }
 
 impl Worker {
@@ -174,6 +182,10 @@ impl Worker {
                 let wanted = !request.reply.is_closed();
                 if !wanted {
                     self.admitted.fetch_sub(1, Ordering::AcqRel);
+                    tracing::info!(
+                        dropped_sequences = request.remaining.len(),
+                        "a request was given up by its caller; its remaining sequences are dropped"
+                    );
                 }
                 wanted
             });
@@ -194,8 +206,21 @@ impl Worker {
 
     /// Run one batch from the front of `line` and answer the requests it finishes.
     fn step(&mut self, line: &mut VecDeque<InProgress>) {
-        let (sequences, shares) = plan(line, self.budget(), self.limits.max_batch_requests);
+        let budget = self.budget();
+        let express = (!self.after_express)
+            .then(|| express_first(line, budget, self.limits.max_batch_requests))
+            .flatten();
+        self.after_express = express.is_some();
+        let sharing = express.unwrap_or(self.limits.max_batch_requests);
+        let (sequences, shares) = plan(line, budget, sharing);
         let tokens: usize = sequences.iter().map(Vec::len).sum();
+        tracing::debug!(
+            sequences = sequences.len(),
+            tokens,
+            requests = shares.len(),
+            express = self.after_express,
+            "batch"
+        );
         let started = Instant::now();
         // A panic in the kernels is a bug; it fails this batch's requests but must not take the
         // model down for every later request.
@@ -319,6 +344,37 @@ fn plan(
     let last_served = shares.iter().rposition(|n| *n > 0).map_or(0, |i| i + 1);
     shares.truncate(last_served);
     (taken.into_iter().flatten().collect(), shares)
+}
+
+/// Move the requests that fit whole in a batch of `budget` tokens (in line order, at most
+/// `max_requests`) to the front, keeping the order of both groups, and say how many there are.
+/// `None`, with the line untouched, when none fits or every request would finish anyway: an
+/// express batch only helps when it leaves someone behind.
+fn express_first(
+    line: &mut VecDeque<InProgress>,
+    budget: usize,
+    max_requests: usize,
+) -> Option<usize> {
+    let (mut used, mut count) = (0, 0);
+    let mut fits = vec![false; line.len()];
+    for (i, request) in line.iter().enumerate() {
+        let need: usize = request.remaining.iter().map(Vec::len).sum();
+        if count < max_requests && used + need <= budget {
+            used += need;
+            count += 1;
+            fits[i] = true;
+        }
+    }
+    if count == 0 || count == line.len() {
+        return None;
+    }
+    let (mut first, rest): (VecDeque<_>, VecDeque<_>) = std::mem::take(line)
+        .into_iter()
+        .zip(fits)
+        .partition(|(_, fits)| *fits);
+    first.extend(rest);
+    *line = first.into_iter().map(|(request, _)| request).collect();
+    Some(count)
 }
 
 #[cfg(test)]

@@ -27,10 +27,15 @@ impl Server {
 
     /// Start `embedd serve` with its log (stderr, level warn) sent to `log`.
     pub fn start_logging(args: &[&str], log: impl Into<Stdio>) -> Self {
+        Self::start_filtered(args, "warn", log)
+    }
+
+    /// Start `embedd serve` with its log, filtered by `filter` (`EMBEDD_LOG`), sent to `log`.
+    pub fn start_filtered(args: &[&str], filter: &str, log: impl Into<Stdio>) -> Self {
         let mut child = embedd()
             .args(["serve", "--host", "127.0.0.1", "--port", "0"])
             .args(args)
-            .env("EMBEDD_LOG", "warn")
+            .env("EMBEDD_LOG", filter)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

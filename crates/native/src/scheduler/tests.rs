@@ -137,7 +137,7 @@ async fn requests_waiting_during_a_batch_are_merged_into_the_next() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_small_request_rides_in_the_next_batch_of_a_large_one() {
+async fn a_small_request_runs_alone_right_after_the_batch_it_waited_for() {
     let fake = Fake::new();
     let (scheduler, started, open) = gated(&fake, 40);
     // 20 sequences of 10 tokens: five batches of 40 tokens alone.
@@ -161,13 +161,15 @@ async fn a_small_request_rides_in_the_next_batch_of_a_large_one() {
     );
     let batches = fake.batches();
     assert_eq!(batches[0], vec![100, 101, 102, 103]);
-    assert!(
-        batches[1].contains(&1),
-        "the small request is in the batch right after the one it waited for: {batches:?}"
+    assert_eq!(
+        batches[1],
+        vec![1],
+        "the small request runs alone right after the batch it waited for: {batches:?}"
     );
-    assert!(
-        batches[1].iter().filter(|id| **id >= 100).count() >= 2,
-        "the large request keeps its share meanwhile: {batches:?}"
+    assert_eq!(
+        batches[2],
+        vec![104, 105, 106, 107],
+        "then the large goes on"
     );
     let tokens = |b: &Vec<u32>| {
         b.iter()
@@ -175,6 +177,86 @@ async fn a_small_request_rides_in_the_next_batch_of_a_large_one() {
             .sum::<usize>()
     };
     assert!(batches.iter().all(|b| tokens(b) <= 40), "{batches:?}");
+}
+
+#[test]
+fn express_batches_alternate_so_small_requests_cannot_starve_a_large_one() {
+    let (reply, _answer) = oneshot::channel();
+    let mut line: VecDeque<InProgress> = VecDeque::new();
+    line.push_back(InProgress::from(Job {
+        sequences: request(100, 20, 10),
+        reply,
+    }));
+    let mut worker = Worker {
+        batch: Fake::new().batch_fn(None),
+        limits: limits(40),
+        longest_input: 10,
+        admitted: Arc::new(AtomicUsize::new(0)),
+        seconds_per_token: None,
+        after_express: false,
+    };
+    let mut answers = Vec::new();
+    let mut large_batches = 0;
+    // A new small request arrives before every batch; the large one still makes progress.
+    for i in 0..10 {
+        let (reply, answer) = oneshot::channel();
+        answers.push(answer);
+        line.push_back(InProgress::from(Job {
+            sequences: request(i, 1, 5),
+            reply,
+        }));
+        let before = line
+            .iter()
+            .find(|r| r.tokens == 200)
+            .map(|r| r.remaining.len());
+        worker.step(&mut line);
+        let after = line
+            .iter()
+            .find(|r| r.tokens == 200)
+            .map(|r| r.remaining.len());
+        if after < before {
+            large_batches += 1;
+        }
+    }
+    assert!(
+        large_batches >= 5,
+        "the large request ran in {large_batches} of 10 batches"
+    );
+    for mut answer in answers.drain(..answers.len() - 1) {
+        assert!(
+            answer.try_recv().is_ok_and(|r| r.is_ok()),
+            "small requests are answered"
+        );
+    }
+}
+
+#[test]
+fn express_needs_someone_left_behind() {
+    let mut line: VecDeque<InProgress> = [request(1, 1, 5), request(2, 1, 5)]
+        .into_iter()
+        .map(|sequences| {
+            InProgress::from(Job {
+                sequences,
+                reply: oneshot::channel().0,
+            })
+        })
+        .collect();
+    assert_eq!(
+        express_first(&mut line, 40, 64),
+        None,
+        "both finish in a shared batch"
+    );
+    line.push_front(InProgress::from(Job {
+        sequences: request(100, 20, 10),
+        reply: oneshot::channel().0,
+    }));
+    assert_eq!(express_first(&mut line, 40, 64), Some(2));
+    let order: Vec<u32> = line.iter().map(|r| r.remaining[0][0]).collect();
+    assert_eq!(
+        order,
+        vec![1, 2, 100],
+        "the two that fit go first, in their order"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,6 +334,7 @@ fn the_budget_follows_the_measured_speed_within_bounds() {
         longest_input: 256,
         admitted: Arc::default(),
         seconds_per_token: None,
+        after_express: false,
     };
     assert_eq!(worker.budget(), FIRST_BATCH_TOKENS);
     // 1 ms a token: an 80 ms batch holds 80 tokens, but never less than the longest input.
