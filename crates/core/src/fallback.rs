@@ -82,6 +82,13 @@ impl Registry {
                         load_time,
                     });
                 }
+                // A later model that cannot do what was asked is no candidate: pass it by.
+                Err(e @ EmbedError::Unsupported { .. }) if position > 0 => {
+                    attempts.push(Attempt {
+                        model: slot.name.clone(),
+                        error: e.to_string(),
+                    });
+                }
                 Err(e) if e.fault() == Fault::User => return Err(e),
                 Err(e) => {
                     tracing::warn!(model = %slot.name, error = %e, "model failed; trying the next one");
@@ -171,6 +178,7 @@ impl Registry {
         let call = async {
             let (model, built_in) = self.build(&handle).await?;
             *load_time += built_in;
+            options.outputs.check(&slot.name, model.info().outputs)?;
             let embeddings = match input {
                 Input::Texts(texts) => model.encode(texts, options).await,
                 Input::Tokens(ids) => model.encode_tokens(ids, options).await,
@@ -200,7 +208,19 @@ impl Registry {
                 input.len()
             )));
         }
-        if embeddings.vectors.iter().flatten().any(|x| !x.is_finite()) {
+        let wanted = |asked: bool, got: usize| got == if asked { input.len() } else { 0 };
+        if !wanted(options.outputs.sparse, embeddings.sparse.len())
+            || !wanted(options.outputs.multi_vector, embeddings.multi_vectors.len())
+        {
+            return Err(EmbedError::Bug(format!(
+                "model `{name}` did not return exactly the outputs asked for ({})",
+                options.outputs
+            )));
+        }
+        let values = embeddings.vectors.iter().flatten();
+        let values = values.chain(embeddings.sparse.iter().flat_map(|s| &s.values));
+        let mut values = values.chain(embeddings.multi_vectors.iter().flatten().flatten());
+        if values.any(|x| !x.is_finite()) {
             return Err(EmbedError::Bug(format!(
                 "model `{name}` returned a vector with NaN or infinity"
             )));

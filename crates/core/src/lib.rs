@@ -4,6 +4,7 @@
 //!
 //! - [`model`]: the [`EmbeddingModel`] trait every provider implements, and the [`Embeddings`]
 //!   it returns.
+//! - [`output`]: the kinds of output a model gives (dense, sparse, multi-vector) and sets of them.
 //! - [`error`]: [`EmbedError`], the one error type of the model layer, and the [`Fault`] it carries
 //!   (the caller's, the provider's, or ours), which decides both the HTTP status and whether a
 //!   fallback chain moves on.
@@ -31,6 +32,7 @@ pub mod config;
 pub mod error;
 pub mod fallback;
 pub mod model;
+pub mod output;
 pub mod pipeline;
 pub mod registry;
 pub mod request;
@@ -40,5 +42,6 @@ pub use config::{Config, ModelConfig, ProviderKind};
 pub use error::{EmbedError, Fault, Limit};
 pub use fallback::{Encoded, FallbackPolicy};
 pub use model::{EmbeddingModel, Embeddings, EncodeOptions, ModelInfo, Token};
+pub use output::{Output, Outputs, SparseVector};
 pub use registry::{ModelFactory, ModelHandle, Registry};
 pub use request::{EmbedRequest, Input, RequestLimits};

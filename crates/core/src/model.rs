@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use crate::config::{Precision, ProviderKind};
 use crate::error::EmbedError;
+use crate::output::{Outputs, SparseVector};
 
 /// What a model is, independent of how it computes: the facts routes and the registry need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub struct ModelInfo {
     pub pooling: Option<String>,
     /// The precision of the linear layers, where embedd computes them; `None` for remote models.
     pub precision: Option<Precision>,
+    /// The outputs it can give (dense for every model; sparse and multi-vector for BGE-M3).
+    pub outputs: Outputs,
 }
 
 /// How one call should treat its inputs; the pipeline sets it per request and per attempt.
@@ -39,15 +42,18 @@ pub struct EncodeOptions {
     /// Give up at once when the provider cannot be reached at all (connection refused), instead
     /// of retrying with backoff: the fallback walk sets it while another model may still answer.
     pub fail_fast: bool,
+    /// The outputs wanted; a model is asked only for outputs its [`ModelInfo::outputs`] holds.
+    pub outputs: Outputs,
 }
 
 impl Default for EncodeOptions {
-    /// Truncate, no token cap, retry as the provider's policy says.
+    /// Truncate, no token cap, retry as the provider's policy says, the dense vector only.
     fn default() -> Self {
         Self {
             truncate: true,
             max_total_tokens: None,
             fail_fast: false,
+            outputs: Outputs::DENSE,
         }
     }
 }
@@ -55,8 +61,13 @@ impl Default for EncodeOptions {
 /// The vectors for a batch of inputs, in input order, and what they cost.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Embeddings {
-    /// One vector per input, each [`ModelInfo::dimensions`] long.
+    /// One vector per input, each [`ModelInfo::dimensions`] long (also when only other outputs
+    /// were asked for: every model computes it anyway).
     pub vectors: Vec<Vec<f32>>,
+    /// One sparse vector per input when [`EncodeOptions::outputs`] asked for them, else empty.
+    pub sparse: Vec<SparseVector>,
+    /// The per-token vectors of each input when asked for, else empty.
+    pub multi_vectors: Vec<Vec<Vec<f32>>>,
     /// Tokens the model read for the whole batch (after truncation, special tokens included).
     pub prompt_tokens: usize,
 }

@@ -42,6 +42,7 @@ impl Registry {
             truncate: request.truncate,
             max_total_tokens: Some(limits.max_tokens_per_request),
             fail_fast: false,
+            outputs: request.outputs,
         };
         let mut encoded = self
             .walk(&first, &request.input, request.policy, options)

@@ -6,6 +6,7 @@
 
 use crate::error::{EmbedError, Limit};
 use crate::fallback::FallbackPolicy;
+use crate::output::Outputs;
 
 /// What to embed: texts, or token ids of the model's own vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +94,8 @@ pub struct EmbedRequest {
     pub truncate: bool,
     /// A named prompt of the model's (sentence-transformers' `prompts`).
     pub prompt_name: Option<String>,
+    /// The outputs wanted (the dense vector unless the dialect can ask for more).
+    pub outputs: Outputs,
     /// How far the fallback chain may go.
     pub policy: FallbackPolicy,
 }
@@ -108,6 +111,7 @@ impl EmbedRequest {
             dimensions: None,
             truncate: true,
             prompt_name: None,
+            outputs: Outputs::DENSE,
             policy: FallbackPolicy::SAME_SPACE,
         }
     }

@@ -4,6 +4,7 @@
 //!
 //! - [`layout`]: reading a sentence-transformers directory (modules, pooling, max length, config).
 //! - [`weights`]: `model.safetensors` memory-mapped; tensors are views into the file, not copies.
+//! - [`checkpoint`]: PyTorch `.pt` checkpoints (BGE-M3's heads) read without Python, also mapped.
 //! - [`tokenize`]: the model's `tokenizer.json`, truncating at the model's limit.
 //! - [`arch`]: the supported architectures (BERT, RoBERTa, MPNet) and their `config.json`.
 //! - [`encoder`]: one transformer encoder for all of them, run on real tokens only (no padding).
@@ -48,6 +49,7 @@ macro_rules! dispatch {
 }
 
 pub mod arch;
+pub mod checkpoint;
 pub mod encoder;
 pub mod engine;
 pub mod error;

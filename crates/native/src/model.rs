@@ -110,6 +110,7 @@ impl NativeModel {
             Box::new(move |sequences: &[Vec<u32>]| batch_engine.embed_ids(sequences)),
             options.batch,
             layout.max_seq_length,
+            engine.pool.current_num_threads(),
         )?;
         Ok(Self {
             info: ModelInfo {
@@ -121,6 +122,7 @@ impl NativeModel {
                 space: options.space.clone().unwrap_or_else(|| model_id.to_owned()),
                 pooling: Some(layout.pooling.name().to_owned()),
                 precision: Some(options.precision),
+                outputs: embedd_core::Outputs::DENSE,
             },
             engine,
             scheduler,
@@ -134,6 +136,7 @@ impl NativeModel {
         Ok(Embeddings {
             prompt_tokens: ids.iter().map(Vec::len).sum(),
             vectors: self.engine.embed_ids(&ids)?,
+            ..Default::default()
         })
     }
 

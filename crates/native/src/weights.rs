@@ -1,4 +1,5 @@
-//! Model weights read straight from a memory-mapped `model.safetensors`, never copied.
+//! Model weights read straight from a memory-mapped file, never copied: `model.safetensors`,
+//! or a PyTorch checkpoint (`*.pt`, `pytorch_model.bin`) whose tensors are stored uncompressed.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -9,7 +10,11 @@ use std::sync::Arc;
 use memmap2::Mmap;
 use safetensors::{Dtype, SafeTensors};
 
+use crate::checkpoint;
 use crate::error::NativeError;
+
+/// A tensor's element type, shape and bytes in the mapped file.
+type Entry = (Dtype, Vec<usize>, Range<usize>);
 
 /// An `f32` tensor whose data stays in the mapped file.
 #[derive(Clone)]
@@ -29,11 +34,11 @@ impl Tensor {
     }
 }
 
-/// The tensors of one safetensors file, by name.
+/// The tensors of one weights file, by name.
 pub struct Weights {
     path: PathBuf,
     map: Arc<Mmap>,
-    tensors: HashMap<String, (Dtype, Vec<usize>, Range<usize>)>,
+    tensors: HashMap<String, Entry>,
 }
 
 impl Weights {
@@ -46,27 +51,24 @@ impl Weights {
         // model loader (sentence-transformers' safetensors, candle, TEI) accepts that same risk.
         let map =
             unsafe { Mmap::map(&file) }.map_err(|e| NativeError::file(path, e.to_string()))?;
-        let parsed = SafeTensors::deserialize(&map).map_err(|e| {
-            NativeError::file(
-                path,
-                format!("not a valid safetensors file (truncated or corrupt?): {e}"),
-            )
-        })?;
-        let base = map.as_ptr() as usize;
-        let tensors = parsed
-            .tensors()
-            .into_iter()
-            .map(|(name, view)| {
-                let start = view.data().as_ptr() as usize - base;
-                let range = start..start + view.data().len();
-                (name, (view.dtype(), view.shape().to_vec(), range))
-            })
-            .collect();
+        let tensors = if map.starts_with(b"PK") {
+            checkpoint::tensors(path, &map)?
+                .into_iter()
+                .map(|(name, dtype, shape, range)| (name, (dtype, shape, range)))
+                .collect()
+        } else {
+            safetensors_entries(path, &map)?
+        };
         Ok(Self {
             path: path.to_owned(),
             map: Arc::new(map),
             tensors,
         })
+    }
+
+    /// The names of every tensor in the file.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
     }
 
     /// Whether a tensor of this name exists.
@@ -107,4 +109,24 @@ impl Weights {
         }
         Ok(tensor)
     }
+}
+
+/// The tensors of a safetensors file, as ranges of `map`.
+fn safetensors_entries(path: &Path, map: &[u8]) -> Result<HashMap<String, Entry>, NativeError> {
+    let parsed = SafeTensors::deserialize(map).map_err(|e| {
+        NativeError::file(
+            path,
+            format!("not a valid safetensors file (truncated or corrupt?): {e}"),
+        )
+    })?;
+    let base = map.as_ptr() as usize;
+    Ok(parsed
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let start = view.data().as_ptr() as usize - base;
+            let range = start..start + view.data().len();
+            (name, (view.dtype(), view.shape().to_vec(), range))
+        })
+        .collect())
 }

@@ -67,6 +67,7 @@ impl HashModel {
                 space: format!("local-hash-{dimensions}"),
                 pooling: None,
                 precision: None,
+                outputs: embedd_core::Outputs::DENSE,
             },
         })
     }
@@ -136,6 +137,7 @@ impl HashModel {
         let mut out = Embeddings {
             vectors: Vec::with_capacity(texts.len()),
             prompt_tokens: 0,
+            ..Default::default()
         };
         for text in texts {
             let (vector, words) = self.embed(text);

@@ -43,6 +43,7 @@ impl EmbeddingModel for Fixed {
                 .map(|_| vec![1.0; self.info.dimensions])
                 .collect(),
             prompt_tokens: texts.len(),
+            ..Default::default()
         })
     }
     async fn encode_tokens(
@@ -108,6 +109,7 @@ impl ModelFactory for Factory {
                 space: config.effective_space(),
                 pooling: None,
                 precision: None,
+                outputs: crate::output::Outputs::DENSE,
             },
             fail: id
                 .starts_with("down")
@@ -324,6 +326,7 @@ async fn registered_models_are_listed_and_health_checked() {
             space: "extra".into(),
             pooling: None,
             precision: None,
+            outputs: crate::output::Outputs::DENSE,
         },
         fail: None,
         calls: Arc::default(),

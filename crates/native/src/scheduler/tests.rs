@@ -78,6 +78,7 @@ fn gated(fake: &Fake, max_batch_tokens: usize) -> (Scheduler, Receiver<()>, Sync
         fake.batch_fn(Some((started_tx, open_rx))),
         limits(max_batch_tokens),
         10,
+        1,
     )
     .unwrap();
     (scheduler, started, open)
@@ -190,7 +191,7 @@ fn express_batches_alternate_so_small_requests_cannot_starve_a_large_one() {
     let mut worker = Worker {
         batch: Fake::new().batch_fn(None),
         limits: limits(40),
-        longest_input: 10,
+        smallest_budget: 10,
         admitted: Arc::new(AtomicUsize::new(0)),
         seconds_per_token: None,
         after_express: false,
@@ -316,7 +317,7 @@ async fn a_failing_or_panicking_batch_fails_only_its_requests() {
                 _ => Ok(sequences.iter().map(|s| fake_vector(s)).collect()),
             },
         );
-    let scheduler = Scheduler::start(batch, limits(40), 10).unwrap();
+    let scheduler = Scheduler::start(batch, limits(40), 10, 1).unwrap();
     assert!(scheduler.submit(request(1, 1, 3)).await.is_err());
     assert!(scheduler.submit(request(2, 1, 3)).await.is_err());
     assert_eq!(
@@ -331,13 +332,13 @@ fn the_budget_follows_the_measured_speed_within_bounds() {
     let mut worker = Worker {
         batch: Fake::new().batch_fn(None),
         limits: BatchLimits::default(),
-        longest_input: 256,
+        smallest_budget: 256,
         admitted: Arc::default(),
         seconds_per_token: None,
         after_express: false,
     };
     assert_eq!(worker.budget(), FIRST_BATCH_TOKENS);
-    // 1 ms a token: an 80 ms batch holds 80 tokens, but never less than the longest input.
+    // 1 ms a token: an 80 ms batch holds 80 tokens, but never less than the smallest budget.
     worker.observe(1000, Duration::from_secs(1));
     assert_eq!(worker.budget(), 256);
     // 10 µs a token: 8,000 tokens.
@@ -348,6 +349,45 @@ fn the_budget_follows_the_measured_speed_within_bounds() {
     worker.seconds_per_token = None;
     worker.observe(100_000_000, Duration::from_secs(1));
     assert_eq!(worker.budget(), 16_384);
+}
+
+#[test]
+fn a_small_tail_finishes_in_the_same_batch() {
+    let mut line: VecDeque<InProgress> = VecDeque::new();
+    line.push_back(InProgress::from(Job {
+        // 56 tokens: a budget of 40 would leave a tail of 16, under half of it.
+        sequences: request(100, 7, 8),
+        reply: oneshot::channel().0,
+    }));
+    let (sequences, shares) = plan(&mut line, 40, 64);
+    assert_eq!((sequences.len(), shares), (7, vec![7]));
+    line.push_back(InProgress::from(Job {
+        // 80 tokens: the tail of 40 is too long; it waits for the next batch.
+        sequences: request(200, 10, 8),
+        reply: oneshot::channel().0,
+    }));
+    line.pop_front();
+    let (sequences, _) = plan(&mut line, 40, 64);
+    assert_eq!(sequences.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_holds_at_least_one_longest_input_per_thread() {
+    let fake = Fake::new();
+    let fast = BatchLimits {
+        // However fast the measured batches, the budget stays at 2 threads x 10 tokens.
+        target_batch_time: Duration::from_nanos(1),
+        ..limits(40)
+    };
+    let scheduler = Scheduler::start(fake.batch_fn(None), fast, 10, 2).unwrap();
+    let answer = scheduler.submit(request(100, 8, 10)).await.unwrap();
+    assert_eq!(answer.vectors.len(), 8);
+    let sizes: Vec<usize> = fake.batches().iter().map(Vec::len).collect();
+    assert_eq!(
+        sizes,
+        vec![4, 2, 2],
+        "the first batch is untimed, then 20 tokens each"
+    );
 }
 
 #[test]

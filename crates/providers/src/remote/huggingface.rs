@@ -60,6 +60,7 @@ impl RemoteApi for HuggingFace {
         Ok(Embeddings {
             vectors: vectors(&answer, http)?,
             prompt_tokens: 0,
+            ..Default::default()
         })
     }
 

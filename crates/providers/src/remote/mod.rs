@@ -130,6 +130,7 @@ impl<A: RemoteApi> RemoteModel<A> {
                 space: config.effective_space(),
                 pooling: None,
                 precision: None,
+                outputs: embedd_core::Outputs::DENSE,
             },
             http,
             api: setup.api,
@@ -172,6 +173,7 @@ impl<A: RemoteApi> EmbeddingModel for RemoteModel<A> {
         let mut out = Embeddings {
             vectors: Vec::with_capacity(texts.len()),
             prompt_tokens: 0,
+            ..Default::default()
         };
         let http = self.http.for_call(options);
         for request in self.requests(texts) {

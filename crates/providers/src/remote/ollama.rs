@@ -62,6 +62,7 @@ impl RemoteApi for Ollama {
                     return Ok(Embeddings {
                         vectors: vectors(&answer["embeddings"], http)?,
                         prompt_tokens: answer["prompt_eval_count"].as_u64().unwrap_or(0) as usize,
+                        ..Default::default()
                     })
                 }
                 // A missing route answers a plain-text 404; a missing model answers JSON.

@@ -73,6 +73,7 @@ impl RemoteApi for OpenAi {
         Ok(Embeddings {
             vectors: vectors(&rows, http)?,
             prompt_tokens: answer["usage"]["prompt_tokens"].as_u64().unwrap_or(0) as usize,
+            ..Default::default()
         })
     }
 

@@ -52,6 +52,7 @@ impl RemoteApi for SentenceTransformersService {
             vectors: vectors(&answer["embeddings"], http)?,
             // The service does not count tokens.
             prompt_tokens: 0,
+            ..Default::default()
         })
     }
 
