@@ -72,6 +72,8 @@ pub enum EmbedError {
     Unsupported {
         /// The model asked.
         model: String,
+        /// The request field asking for it (`input`, `outputs`, `prompt_name`).
+        param: &'static str,
         /// What it cannot do, as a phrase following the model name.
         what: String,
     },

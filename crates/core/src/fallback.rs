@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Attempt, EmbedError, Fault};
-use crate::model::{EmbeddingModel, Embeddings, EncodeOptions};
+use crate::model::{EmbeddingModel, Embeddings, EncodeOptions, ModelInfo};
 use crate::registry::{ModelHandle, Registry, Slot};
 use crate::request::Input;
 
@@ -68,7 +68,7 @@ impl Registry {
                 .any(|s| !s.breaker.is_open());
             let options = EncodeOptions {
                 fail_fast: others_may_answer,
-                ..options
+                ..options.clone()
             };
             match self.encode_one(slot, input, &options, &mut load_time).await {
                 Ok((embeddings, model)) => {
@@ -179,6 +179,7 @@ impl Registry {
             let (model, built_in) = self.build(&handle).await?;
             *load_time += built_in;
             options.outputs.check(&slot.name, model.info().outputs)?;
+            check_prompt(options.prompt_name.as_deref(), model.info())?;
             let embeddings = match input {
                 Input::Texts(texts) => model.encode(texts, options).await,
                 Input::Tokens(ids) => model.encode_tokens(ids, options).await,
@@ -226,5 +227,24 @@ impl Registry {
             )));
         }
         Ok((embeddings, model))
+    }
+}
+
+/// Refuse a prompt the model does not define, naming the ones it has.
+fn check_prompt(name: Option<&str>, info: &ModelInfo) -> Result<(), EmbedError> {
+    match name {
+        Some(name) if !info.prompts.iter().any(|p| p == name) => Err(EmbedError::Unsupported {
+            model: info.name.clone(),
+            param: "prompt_name",
+            what: if info.prompts.is_empty() {
+                format!("defines no prompts, so prompt `{name}` cannot be applied")
+            } else {
+                format!(
+                    "has no prompt `{name}`; its prompts: {}",
+                    info.prompts.join(", ")
+                )
+            },
+        }),
+        _ => Ok(()),
     }
 }

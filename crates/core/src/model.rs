@@ -28,10 +28,12 @@ pub struct ModelInfo {
     pub precision: Option<Precision>,
     /// The outputs it can give (dense for every model; sparse and multi-vector for BGE-M3).
     pub outputs: Outputs,
+    /// The names of its prompts (sentence-transformers' `prompts`: `query`, `document`, ...).
+    pub prompts: Vec<String>,
 }
 
 /// How one call should treat its inputs; the pipeline sets it per request and per attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodeOptions {
     /// Cut inputs longer than the model reads (`true`), or refuse them as the caller's error.
     /// A model without a tokenizer passes `false` on to its provider, which refuses for itself.
@@ -44,6 +46,9 @@ pub struct EncodeOptions {
     pub fail_fast: bool,
     /// The outputs wanted; a model is asked only for outputs its [`ModelInfo::outputs`] holds.
     pub outputs: Outputs,
+    /// The model's prompt to put before every text; a model is asked only for a prompt its
+    /// [`ModelInfo::prompts`] names. `None`: the model's default prompt, if it has one.
+    pub prompt_name: Option<String>,
 }
 
 impl Default for EncodeOptions {
@@ -54,6 +59,7 @@ impl Default for EncodeOptions {
             max_total_tokens: None,
             fail_fast: false,
             outputs: Outputs::DENSE,
+            prompt_name: None,
         }
     }
 }
@@ -114,6 +120,7 @@ pub trait EmbeddingModel: Send + Sync {
         let _ = (inputs, options);
         Err(EmbedError::Unsupported {
             model: self.name().to_owned(),
+            param: "input",
             what: "has no tokenizer, so it cannot take token ids; send text instead".to_owned(),
         })
     }
@@ -129,6 +136,7 @@ pub trait EmbeddingModel: Send + Sync {
         let _ = (texts, add_special_tokens);
         Err(EmbedError::Unsupported {
             model: self.name().to_owned(),
+            param: "input",
             what: "has no tokenizer to show".to_owned(),
         })
     }

@@ -106,6 +106,7 @@ impl Outputs {
         }
         Err(EmbedError::Unsupported {
             model: model.to_owned(),
+            param: "outputs",
             what: format!("gives {offered}; {self} was asked for"),
         })
     }

@@ -28,21 +28,12 @@ impl Registry {
             .dimensions
             .map(|d| check_dimensions(d, first.dimensions()))
             .transpose()?;
-        if let Some(prompt) = &request.prompt_name {
-            // No model embedd serves defines prompts yet; a caller relying on one must know.
-            return Err(EmbedError::invalid(
-                "prompt_name",
-                format!(
-                    "prompt `{prompt}` is not defined for model `{}`",
-                    first.name()
-                ),
-            ));
-        }
         let options = EncodeOptions {
             truncate: request.truncate,
             max_total_tokens: Some(limits.max_tokens_per_request),
             fail_fast: false,
             outputs: request.outputs,
+            prompt_name: request.prompt_name,
         };
         let mut encoded = self
             .walk(&first, &request.input, request.policy, options)

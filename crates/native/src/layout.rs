@@ -5,6 +5,7 @@
 //! `max_seq_length`; `config.json` the encoder's shape. A plain Hugging Face model directory (no
 //! `modules.json`) gets sentence-transformers' defaults: mean pooling, no normalisation.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -29,6 +30,34 @@ pub struct ModelLayout {
     pub normalize: bool,
     /// Tokens read per input, special tokens included; longer inputs are truncated.
     pub max_seq_length: usize,
+    /// The model's named prompts (`config_sentence_transformers.json`).
+    pub prompts: Prompts,
+}
+
+/// Texts put before the input, by name, as sentence-transformers' `prompts` and
+/// `default_prompt_name` define them (`query: `, an instruction for Qwen3-Embedding, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Prompts {
+    /// Each prompt's text, by name.
+    #[serde(default)]
+    pub prompts: BTreeMap<String, String>,
+    /// The prompt used when a request names none.
+    #[serde(default)]
+    pub default_prompt_name: Option<String>,
+}
+
+impl Prompts {
+    /// The text to put before each input: the named prompt, else the default one, else none.
+    pub fn text(&self, name: Option<&str>) -> &str {
+        name.or(self.default_prompt_name.as_deref())
+            .and_then(|name| self.prompts.get(name))
+            .map_or("", String::as_str)
+    }
+
+    /// The prompts' names.
+    pub fn names(&self) -> Vec<String> {
+        self.prompts.keys().cloned().collect()
+    }
 }
 
 #[derive(Deserialize)]
@@ -102,7 +131,24 @@ impl ModelLayout {
                 "max_seq_length must leave room for the special tokens",
             ));
         }
+        let prompts_path = dir.join("config_sentence_transformers.json");
+        let prompts: Prompts = if prompts_path.exists() {
+            read_json(&prompts_path)?
+        } else {
+            Prompts::default()
+        };
+        if let Some(name) = prompts
+            .default_prompt_name
+            .as_ref()
+            .filter(|name| !prompts.prompts.contains_key(*name))
+        {
+            return Err(NativeError::file(
+                &prompts_path,
+                format!("default_prompt_name `{name}` is not one of its prompts"),
+            ));
+        }
         Ok(Self {
+            prompts,
             transformer_dir,
             normalize: find(".Normalize").is_some(),
             pooling,

@@ -11,7 +11,7 @@ use embedd_core::{
 use crate::encoder::Encoder;
 use crate::engine::Engine;
 use crate::error::NativeError;
-use crate::layout::ModelLayout;
+use crate::layout::{ModelLayout, Prompts};
 use crate::quant::{self, Precision};
 use crate::scheduler::{BatchLimits, Scheduler};
 use crate::tokenize::TextTokenizer;
@@ -48,6 +48,7 @@ impl Default for LoadOptions {
 /// A model run in this process from its safetensors weights.
 pub struct NativeModel {
     info: ModelInfo,
+    prompts: Prompts,
     engine: Arc<Engine>,
     scheduler: Scheduler,
 }
@@ -123,14 +124,16 @@ impl NativeModel {
                 pooling: Some(layout.pooling.name().to_owned()),
                 precision: Some(options.precision),
                 outputs: embedd_core::Outputs::DENSE,
+                prompts: layout.prompts.names(),
             },
+            prompts: layout.prompts.clone(),
             engine,
             scheduler,
         })
     }
 
-    /// Tokenize and embed on the calling thread, bypassing the scheduler; for callers without
-    /// an async runtime, such as tests.
+    /// Tokenize and embed on the calling thread, bypassing the scheduler and any prompt; for
+    /// callers without an async runtime, such as tests.
     pub fn embed_texts_blocking(&self, texts: &[String]) -> Result<Embeddings, NativeError> {
         let ids = self.engine.tokenize(texts, true)?;
         Ok(Embeddings {
@@ -188,17 +191,17 @@ impl EmbeddingModel for NativeModel {
         texts: &[String],
         options: &EncodeOptions,
     ) -> Result<Embeddings, EmbedError> {
+        // The prompt goes before each text, as sentence-transformers puts it; the walk has
+        // checked that a named one exists.
+        let prompt = self.prompts.text(options.prompt_name.as_deref());
+        let texts: Vec<String> = texts.iter().map(|t| format!("{prompt}{t}")).collect();
         // Tokenised on the blocking pool, computed by the scheduler on the inference pool.
         let ids = if options.truncate {
-            self.run(texts.to_vec(), |engine, texts| {
-                engine.tokenize(&texts, true)
-            })
-            .await?
+            self.run(texts, |engine, texts| engine.tokenize(&texts, true))
+                .await?
         } else {
-            self.run(texts.to_vec(), |engine, texts| {
-                engine.tokenize(&texts, false)
-            })
-            .await?
+            self.run(texts, |engine, texts| engine.tokenize(&texts, false))
+                .await?
         };
         self.submit(ids, options).await
     }

@@ -43,11 +43,24 @@ pub struct PoolingFlags {
     pooling_mode_mean_sqrt_len_tokens: bool,
     #[serde(default)]
     pooling_mode_lasttoken: bool,
+    /// Whether the prompt's tokens are pooled with the text's (sentence-transformers' default).
+    #[serde(default = "pooled_prompt")]
+    include_prompt: bool,
+}
+
+fn pooled_prompt() -> bool {
+    true
 }
 
 impl PoolingFlags {
     /// The one mode set; several at once (concatenated poolings) are not supported.
     pub fn mode(&self) -> Result<Pooling, String> {
+        if !self.include_prompt {
+            return Err(
+                "`include_prompt: false` (pooling without the prompt's tokens) is not supported yet"
+                    .to_owned(),
+            );
+        }
         let set: Vec<Pooling> = [
             (self.pooling_mode_mean_tokens, Pooling::Mean),
             (self.pooling_mode_cls_token, Pooling::Cls),

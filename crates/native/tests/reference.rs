@@ -79,11 +79,17 @@ fn texts() -> Vec<String> {
     out
 }
 
-fn reference(python: &str, dir: &std::path::Path, texts: &[String]) -> Vec<Vec<f32>> {
+fn reference(
+    python: &str,
+    dir: &std::path::Path,
+    texts: &[String],
+    prompt_name: Option<&str>,
+) -> Vec<Vec<f32>> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference_st.py");
     let mut child = Command::new(python)
         .arg(script)
         .arg(dir)
+        .args(prompt_name)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -104,13 +110,17 @@ fn reference(python: &str, dir: &std::path::Path, texts: &[String]) -> Vec<Vec<f
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+fn python() -> String {
+    std::env::var("EMBEDD_TEST_PYTHON")
+        .expect("EMBEDD_TEST_PYTHON: run ./scripts/test.sh, which makes the virtual environment with sentence-transformers")
+}
+
 fn check(hub_id: &str) {
-    let python = std::env::var("EMBEDD_TEST_PYTHON")
-        .expect("EMBEDD_TEST_PYTHON: run ./scripts/test.sh, which makes the virtual environment with sentence-transformers");
+    let python = python();
     let dir = embedd_fetch::Fetcher::from_env().fetch(hub_id).unwrap();
     let texts = texts();
     assert!(texts.len() >= 40);
-    let expected = reference(&python, &dir, &texts);
+    let expected = reference(&python, &dir, &texts, None);
     let model = NativeModel::load(
         "m",
         hub_id,
@@ -151,4 +161,60 @@ fn all_minilm_l6_v2_matches_on_new_inputs() {
 #[test]
 fn all_mpnet_base_v2_matches_on_new_inputs() {
     check("sentence-transformers/all-mpnet-base-v2");
+}
+
+/// The worst cosine between two lists of vectors, pair by pair.
+fn worst_cosine(ours: &[Vec<f32>], theirs: &[Vec<f32>]) -> f64 {
+    assert_eq!(ours.len(), theirs.len());
+    ours.iter()
+        .zip(theirs)
+        .map(|(a, b)| cosine(a, b))
+        .fold(1.0, f64::min)
+}
+
+#[test]
+fn prompts_go_before_the_text_as_sentence_transformers_puts_them() {
+    let python = python();
+    let source = embedd_fetch::Fetcher::from_env()
+        .fetch("sentence-transformers/all-MiniLM-L6-v2")
+        .unwrap();
+    // The same model with prompts, as `config_sentence_transformers.json` declares them.
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("minilm-with-prompts");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        if name != "config_sentence_transformers.json" {
+            std::os::unix::fs::symlink(&path, dir.join(name)).unwrap();
+        }
+    }
+    std::fs::write(
+        dir.join("config_sentence_transformers.json"),
+        r#"{"prompts": {"query": "query: ", "passage": "passage: ", "empty": ""}, "default_prompt_name": "query"}"#,
+    )
+    .unwrap();
+    let texts: Vec<String> = texts().into_iter().step_by(4).collect();
+    let model = NativeModel::load("m", "m", &dir, &embedd_native::LoadOptions::default()).unwrap();
+    let info = embedd_core::EmbeddingModel::info(&model);
+    assert_eq!(info.prompts, vec!["empty", "passage", "query"]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for prompt in [None, Some("passage"), Some("empty")] {
+        let options = embedd_core::EncodeOptions {
+            prompt_name: prompt.map(str::to_owned),
+            ..Default::default()
+        };
+        let ours = runtime
+            .block_on(embedd_core::EmbeddingModel::encode(
+                &model, &texts, &options,
+            ))
+            .unwrap();
+        let expected = reference(&python, &dir, &texts, prompt);
+        let worst = worst_cosine(&ours.vectors, &expected);
+        assert!(worst >= 0.9999, "prompt {prompt:?}: cosine {worst}");
+    }
+    // The default prompt really changes the vectors: without one, they differ.
+    let plain = model.embed_texts_blocking(&texts[..1]).unwrap();
+    let queried = reference(&python, &dir, &texts[..1], Some("query"));
+    assert!(cosine(&plain.vectors[0], &queried[0]) < 0.9999);
 }

@@ -1,7 +1,8 @@
 """Reference vectors from Python sentence-transformers, for parity tests at test time.
 
-usage: reference_st.py MODEL_DIR < texts.json > vectors.json
-Each text is encoded alone (no padding), normalize_embeddings as the model's modules say.
+usage: reference_st.py MODEL_DIR [PROMPT_NAME] < texts.json > vectors.json
+Each text is encoded alone (no padding), normalize_embeddings as the model's modules say; with
+PROMPT_NAME, that prompt of the model's goes before each text (else its default prompt, if any).
 """
 import json
 import os
@@ -14,5 +15,6 @@ from sentence_transformers import SentenceTransformer  # noqa: E402
 
 model = SentenceTransformer(sys.argv[1], device="cpu")
 texts = json.load(sys.stdin)
-vectors = [model.encode([t], batch_size=1)[0].tolist() for t in texts]
+prompt_name = sys.argv[2] if len(sys.argv) > 2 else None
+vectors = [model.encode([t], batch_size=1, prompt_name=prompt_name)[0].tolist() for t in texts]
 json.dump(vectors, sys.stdout)

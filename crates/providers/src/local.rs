@@ -68,6 +68,7 @@ impl HashModel {
                 pooling: None,
                 precision: None,
                 outputs: embedd_core::Outputs::DENSE,
+                prompts: Vec::new(),
             },
         })
     }

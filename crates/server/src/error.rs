@@ -177,7 +177,9 @@ impl From<EmbedError> for ApiError {
                 param,
             ),
             EmbedError::ModelNotFound { .. } => (ErrorCode::ModelNotFound, Some("model".into())),
-            EmbedError::Unsupported { .. } => (ErrorCode::Unsupported, Some("input".into())),
+            EmbedError::Unsupported { param, .. } => {
+                (ErrorCode::Unsupported, Some((*param).to_owned()))
+            }
             EmbedError::Overloaded { .. } => (ErrorCode::Overloaded, None),
             EmbedError::Provider { .. } => (ErrorCode::ProviderError, None),
             EmbedError::Timeout { .. } => (ErrorCode::Timeout, None),

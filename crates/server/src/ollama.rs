@@ -32,6 +32,9 @@ pub struct EmbedBody {
     /// Shorten vectors to this length, then re-normalise.
     #[serde(default)]
     pub dimensions: Option<u64>,
+    /// An extension: one of the model's prompts to put before every input.
+    #[serde(default)]
+    pub prompt_name: Option<String>,
     /// Accepted for compatibility; embedd keeps models loaded.
     #[serde(default)]
     pub keep_alive: Option<Value>,
@@ -67,6 +70,7 @@ pub async fn embed(
     let mut embed = EmbedRequest::new(input, "input").with_model(request.model);
     embed.truncate = request.truncate.unwrap_or(true);
     embed.dimensions = request.dimensions;
+    embed.prompt_name = request.prompt_name;
     let encoded = state.embed(embed).await?;
     let body = json!({
         "model": encoded.model.name(),

@@ -36,6 +36,10 @@ pub struct EmbeddingsRequest {
     /// The caller's end-user id; accepted for compatibility, never logged.
     #[serde(default)]
     pub user: Option<String>,
+    /// An extension: one of the model's prompts to put before every input (`query`, ...); the
+    /// model's default prompt when absent.
+    #[serde(default)]
+    pub prompt_name: Option<String>,
 }
 
 /// How vectors are written in the response.
@@ -99,6 +103,7 @@ pub async fn embeddings(
     let mut embed =
         EmbedRequest::new(parse_input(request.input, "input")?, "input").with_model(request.model);
     embed.dimensions = request.dimensions;
+    embed.prompt_name = request.prompt_name;
     let encoded = state.embed(embed).await?;
     let format = request.encoding_format.unwrap_or_default();
     let data = encoded

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use embedd_core::{EmbedRequest, FallbackPolicy, Input};
+use embedd_core::{EmbedRequest, FallbackPolicy, Input, Output, Outputs, SparseVector};
 use serde::{Deserialize, Serialize};
 
 use crate::body::JsonBody;
@@ -26,6 +26,12 @@ pub struct GenerateRequest {
     /// Let the fallback chain answer with a model of another vector space when the asked one fails.
     #[serde(default)]
     pub use_fallback: bool,
+    /// One of the model's prompts to put before every text; the model's default when absent.
+    #[serde(default)]
+    pub prompt_name: Option<String>,
+    /// The outputs wanted: `dense` (the default), `sparse`, `multi_vector`.
+    #[serde(default)]
+    pub outputs: Option<Vec<Output>>,
 }
 
 #[derive(Serialize)]
@@ -33,7 +39,15 @@ struct GenerateResponse<'a> {
     /// Present when the request sent `text`.
     #[serde(skip_serializing_if = "Option::is_none")]
     embedding: Option<&'a [f32]>,
-    embeddings: &'a [Vec<f32>],
+    /// The dense vectors; left out when `outputs` did not ask for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embeddings: Option<&'a [Vec<f32>]>,
+    /// One sparse vector (token ids and weights) per text, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sparse: Option<&'a [SparseVector]>,
+    /// The per-token vectors of each text, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    multi_vector: Option<&'a [Vec<Vec<f32>>]>,
     model: &'a str,
     provider: &'a str,
     dimensions: usize,
@@ -68,18 +82,36 @@ pub async fn generate(
         use_chain: true,
         cross_space: request.use_fallback,
     };
-    let embed = EmbedRequest::new(Input::Texts(texts), field)
+    let outputs = match request.outputs.as_deref() {
+        None => Outputs::DENSE,
+        Some([]) => {
+            return Err(ApiError::invalid(
+                "outputs",
+                "`outputs` is empty; ask for at least one of dense, sparse, multi_vector",
+            ))
+        }
+        Some(list) => Outputs::of(list),
+    };
+    let mut embed = EmbedRequest::new(Input::Texts(texts), field)
         .with_model(request.model)
         .with_policy(policy);
+    embed.prompt_name = request.prompt_name;
+    embed.outputs = outputs;
     let encoded = state.embed(embed).await?;
     let vectors = &encoded.embeddings.vectors;
     let body = GenerateResponse {
-        embedding: if single {
+        embedding: if single && outputs.dense {
             vectors.first().map(Vec::as_slice)
         } else {
             None
         },
-        embeddings: vectors,
+        embeddings: outputs.dense.then_some(vectors.as_slice()),
+        sparse: outputs
+            .sparse
+            .then_some(encoded.embeddings.sparse.as_slice()),
+        multi_vector: outputs
+            .multi_vector
+            .then_some(encoded.embeddings.multi_vectors.as_slice()),
         model: encoded.model.name(),
         provider: encoded.model.provider().as_str(),
         dimensions: encoded.model.dimensions(),

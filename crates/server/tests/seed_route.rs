@@ -85,3 +85,55 @@ async fn text_and_texts_are_checked() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn outputs_and_prompts_a_model_lacks_are_refused_naming_what_it_has() {
+    let server = start(CONFIG, Limits::default()).await;
+    for (body, param, says) in [
+        (
+            json!({"text": "a", "outputs": ["sparse"]}),
+            "outputs",
+            "gives dense",
+        ),
+        (
+            json!({"text": "a", "outputs": ["dense", "multi_vector"]}),
+            "outputs",
+            "gives dense",
+        ),
+        (
+            json!({"text": "a", "outputs": []}),
+            "outputs",
+            "at least one",
+        ),
+        (
+            json!({"text": "a", "outputs": ["colbert"]}),
+            "outputs[0]",
+            "unknown variant",
+        ),
+        (
+            json!({"text": "a", "prompt_name": "query"}),
+            "prompt_name",
+            "defines no prompts",
+        ),
+    ] {
+        let (status, answer) =
+            json(server.post("/v1/embeddings/generate", body.clone()).await).await;
+        assert_eq!(status, 400, "{body} -> {answer}");
+        assert_eq!(answer["error"]["param"], param, "{body} -> {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{body} -> {answer}");
+    }
+    // Asking for the dense output by name is the default made explicit.
+    let (status, body) = json(
+        server
+            .post(
+                "/v1/embeddings/generate",
+                json!({"texts": ["a"], "outputs": ["dense"]}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["embeddings"].as_array().map(Vec::len), Some(1));
+    assert!(body.get("sparse").is_none() && body.get("multi_vector").is_none());
+}

@@ -54,6 +54,7 @@ impl EmbeddingModel for Fixed {
         if self.info.provider == ProviderKind::Local {
             return Err(EmbedError::Unsupported {
                 model: self.info.name.clone(),
+                param: "input",
                 what: "has no tokenizer".to_owned(),
             });
         }
@@ -110,6 +111,7 @@ impl ModelFactory for Factory {
                 pooling: None,
                 precision: None,
                 outputs: crate::output::Outputs::DENSE,
+                prompts: Vec::new(),
             },
             fail: id
                 .starts_with("down")
@@ -327,6 +329,7 @@ async fn registered_models_are_listed_and_health_checked() {
             pooling: None,
             precision: None,
             outputs: crate::output::Outputs::DENSE,
+            prompts: Vec::new(),
         },
         fail: None,
         calls: Arc::default(),
@@ -480,10 +483,22 @@ async fn dimensions_shorten_and_prompts_are_refused_by_the_pipeline() {
     ));
     request.dimensions = None;
     request.prompt_name = Some("query".into());
-    assert!(matches!(
-        registry.embed(request, &RequestLimits::default()).await,
-        Err(EmbedError::InvalidInput { param: Some(p), .. }) if p == "prompt_name"
-    ));
+    let err = registry
+        .embed(request.clone(), &RequestLimits::default())
+        .await;
+    assert!(
+        matches!(&err, Err(EmbedError::Unsupported { param: "prompt_name", what, .. }) if what.contains("defines no prompts")),
+        "{:?}",
+        err.err()
+    );
+    request.prompt_name = None;
+    request.outputs = crate::output::Outputs::of(&[crate::output::Output::Sparse]);
+    let err = registry.embed(request, &RequestLimits::default()).await;
+    assert!(
+        matches!(&err, Err(EmbedError::Unsupported { param: "outputs", what, .. }) if what.contains("gives dense")),
+        "{:?}",
+        err.err()
+    );
 }
 
 #[tokio::test]

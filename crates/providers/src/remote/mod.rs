@@ -131,6 +131,7 @@ impl<A: RemoteApi> RemoteModel<A> {
                 pooling: None,
                 precision: None,
                 outputs: embedd_core::Outputs::DENSE,
+                prompts: Vec::new(),
             },
             http,
             api: setup.api,
