@@ -2,20 +2,34 @@
 //! with them: texts to token ids, and a batch of token ids to vectors.
 
 use embedd_core::vector::normalize;
+use embedd_core::{Outputs, SparseVector};
 use rayon::prelude::*;
 
 use crate::encoder::Encoder;
 use crate::error::NativeError;
+use crate::heads::Heads;
 use crate::pooling::Pooling;
 use crate::tokenize::TextTokenizer;
 
 /// The most tokens one forward pass takes; bounds the activations' memory.
 const MAX_CHUNK_TOKENS: usize = 4096;
 
+/// What one sequence gave: its dense vector, and the other outputs where they were asked for.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SequenceOutput {
+    /// The pooled (and, where the model says so, normalised) vector.
+    pub dense: Vec<f32>,
+    /// The sparse token weights.
+    pub sparse: Option<SparseVector>,
+    /// The per-token vectors.
+    pub multi_vector: Option<Vec<Vec<f32>>>,
+}
+
 /// The loaded parts of a model, shared by every request.
 pub struct Engine {
     pub(crate) tokenizer: TextTokenizer,
     pub(crate) encoder: Encoder,
+    pub(crate) heads: Heads,
     pub(crate) pooling: Pooling,
     pub(crate) normalize: bool,
     pub(crate) pool: rayon::ThreadPool,
@@ -48,6 +62,18 @@ impl Engine {
 
     /// One vector per sequence, in order: the forward pass split over the inference pool.
     pub fn embed_ids(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, NativeError> {
+        let wants = vec![Outputs::DENSE; sequences.len()];
+        let outputs = self.compute(sequences, &wants)?;
+        Ok(outputs.into_iter().map(|output| output.dense).collect())
+    }
+
+    /// Each sequence's outputs (`wants`, one per sequence), in order, all from one forward pass:
+    /// the dense vector always, the heads' outputs where asked for.
+    pub fn compute(
+        &self,
+        sequences: &[Vec<u32>],
+        wants: &[Outputs],
+    ) -> Result<Vec<SequenceOutput>, NativeError> {
         let dim = self.encoder.config().hidden;
         let tokens: usize = sequences.iter().map(Vec::len).sum();
         let threads = self.pool.current_num_threads().max(1);
@@ -55,28 +81,61 @@ impl Engine {
             sequences,
             tokens.div_ceil(threads).clamp(1, MAX_CHUNK_TOKENS),
         );
+        // Each chunk with the index of its first sequence, to find what each sequence wants.
+        let mut first = 0;
+        let chunks: Vec<(usize, &[Vec<u32>])> = chunks
+            .into_iter()
+            .map(|c| {
+                let at = first;
+                first += c.len();
+                (at, c)
+            })
+            .collect();
         // Fewer chunks than threads (one short text): split each chunk's projections instead.
         let split = (threads / chunks.len().max(1)).max(1);
-        let pooled: Vec<Vec<Vec<f32>>> = self.pool.install(|| {
+        let outputs: Vec<Vec<SequenceOutput>> = self.pool.install(|| {
             chunks
                 .par_iter()
-                .map(|chunk| {
+                .map(|(first, chunk)| {
                     let states = self.encoder.forward(chunk, split)?;
                     let mut offset = 0;
                     let mut out = Vec::with_capacity(chunk.len());
-                    for seq in chunk.iter() {
-                        let mut v = self.pooling.apply(&states[offset * dim..], seq.len(), dim);
-                        if self.normalize {
-                            normalize(&mut v);
-                        }
+                    for (i, seq) in chunk.iter().enumerate() {
+                        let own = &states[offset * dim..(offset + seq.len()) * dim];
+                        let want = wants.get(first + i).copied().unwrap_or_default();
+                        out.push(self.outputs_of(own, seq, want)?);
                         offset += seq.len();
-                        out.push(v);
                     }
                     Ok(out)
                 })
                 .collect::<Result<_, NativeError>>()
         })?;
-        Ok(pooled.into_iter().flatten().collect())
+        Ok(outputs.into_iter().flatten().collect())
+    }
+
+    /// The outputs of one sequence from its token states.
+    fn outputs_of(
+        &self,
+        states: &[f32],
+        ids: &[u32],
+        want: Outputs,
+    ) -> Result<SequenceOutput, NativeError> {
+        let dim = self.encoder.config().hidden;
+        let mut dense = self.pooling.apply(states, ids.len(), dim);
+        if self.normalize {
+            normalize(&mut dense);
+        }
+        Ok(SequenceOutput {
+            dense,
+            sparse: want
+                .sparse
+                .then(|| self.heads.sparse(states, ids))
+                .transpose()?,
+            multi_vector: want
+                .multi_vector
+                .then(|| self.heads.multi_vector(states, ids.len(), dim))
+                .transpose()?,
+        })
     }
 }
 

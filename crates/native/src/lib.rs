@@ -12,6 +12,7 @@
 //! - [`ops`]: matrix products (and the row split that lets one text use every core).
 //! - [`quant`]: int8 linear layers (opt in per model): quantized weights, AVX-512 VNNI kernel.
 //! - [`vmath`]: vectorised elementwise math: `exp`, GELU, softmax, layer norm.
+//! - [`heads`]: BGE-M3's sparse and multi-vector heads, on the same token states as the dense vector.
 //! - [`pooling`]: token states to one vector (mean, CLS, max, last token).
 //! - [`scheduler`]: requests cut into batches that take turns (a small request never waits behind
 //!   a large one), batches sized by measured time, a bounded queue in front; tested with a fake
@@ -53,6 +54,7 @@ pub mod checkpoint;
 pub mod encoder;
 pub mod engine;
 pub mod error;
+pub mod heads;
 pub mod layout;
 pub mod model;
 pub mod ops;

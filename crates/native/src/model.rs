@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use embedd_core::{
-    EmbedError, EmbeddingModel, Embeddings, EncodeOptions, ModelInfo, ProviderKind, Token,
+    EmbedError, EmbeddingModel, Embeddings, EncodeOptions, ModelInfo, Outputs, ProviderKind, Token,
 };
 
 use crate::encoder::Encoder;
 use crate::engine::Engine;
 use crate::error::NativeError;
+use crate::heads::Heads;
 use crate::layout::{ModelLayout, Prompts};
 use crate::quant::{self, Precision};
 use crate::scheduler::{BatchLimits, Scheduler};
@@ -99,16 +100,26 @@ impl NativeModel {
                 "this CPU has no AVX-512 VNNI: int8 runs on portable code, slower than f32 here"
             );
         }
+        let heads = Heads::load(
+            dir,
+            &layout.transformer_dir,
+            layout.encoder.hidden,
+            &tokenizer,
+        )?;
+        let outputs = heads.outputs();
         let engine = Arc::new(Engine {
             tokenizer,
             encoder,
+            heads,
             pooling: layout.pooling,
             normalize: layout.normalize,
             pool,
         });
         let batch_engine = engine.clone();
         let scheduler = Scheduler::start(
-            Box::new(move |sequences: &[Vec<u32>]| batch_engine.embed_ids(sequences)),
+            Box::new(move |sequences: &[Vec<u32>], wants: &[Outputs]| {
+                batch_engine.compute(sequences, wants)
+            }),
             options.batch,
             layout.max_seq_length,
             engine.pool.current_num_threads(),
@@ -123,7 +134,7 @@ impl NativeModel {
                 space: options.space.clone().unwrap_or_else(|| model_id.to_owned()),
                 pooling: Some(layout.pooling.name().to_owned()),
                 precision: Some(options.precision),
-                outputs: embedd_core::Outputs::DENSE,
+                outputs,
                 prompts: layout.prompts.names(),
             },
             prompts: layout.prompts.clone(),
@@ -174,7 +185,7 @@ impl NativeModel {
             );
         }
         self.scheduler
-            .submit(ids)
+            .submit_for(ids, options.outputs)
             .await
             .map_err(|e| e.into_embed_error(&self.info.name))
     }

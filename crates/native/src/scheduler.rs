@@ -31,13 +31,16 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use embedd_core::Embeddings;
+use embedd_core::{Embeddings, Outputs};
 use tokio::sync::oneshot;
 
+use crate::engine::SequenceOutput;
 use crate::error::NativeError;
 
-/// Computes the vectors of one batch of token-id sequences, one per sequence, in order.
-pub type BatchFn = Box<dyn Fn(&[Vec<u32>]) -> Result<Vec<Vec<f32>>, NativeError> + Send>;
+/// Computes one batch of token-id sequences, one output per sequence, in order; each sequence
+/// with the outputs its request wants.
+pub type BatchFn =
+    Box<dyn Fn(&[Vec<u32>], &[Outputs]) -> Result<Vec<SequenceOutput>, NativeError> + Send>;
 
 /// The most tokens of the first batch, before any has been timed.
 const FIRST_BATCH_TOKENS: usize = 1024;
@@ -83,14 +86,16 @@ impl BatchLimits {
 
 struct Job {
     sequences: Vec<Vec<u32>>,
+    outputs: Outputs,
     reply: oneshot::Sender<Result<Embeddings, NativeError>>,
 }
 
 /// A request being computed: what is left of it and what is done.
 struct InProgress {
     remaining: VecDeque<Vec<u32>>,
-    vectors: Vec<Vec<f32>>,
+    done: Vec<SequenceOutput>,
     tokens: usize,
+    outputs: Outputs,
     reply: oneshot::Sender<Result<Embeddings, NativeError>>,
 }
 
@@ -136,9 +141,18 @@ impl Scheduler {
         })
     }
 
-    /// Queue token-id sequences and wait for their vectors. Dropping the future gives up the
-    /// request: its sequences not yet computed are never computed.
+    /// Queue token-id sequences and wait for their dense vectors.
     pub async fn submit(&self, sequences: Vec<Vec<u32>>) -> Result<Embeddings, NativeError> {
+        self.submit_for(sequences, Outputs::DENSE).await
+    }
+
+    /// Queue token-id sequences and wait for the `outputs` of each. Dropping the future gives
+    /// up the request: its sequences not yet computed are never computed.
+    pub async fn submit_for(
+        &self,
+        sequences: Vec<Vec<u32>>,
+        outputs: Outputs,
+    ) -> Result<Embeddings, NativeError> {
         if sequences.is_empty() {
             return Ok(Embeddings::default());
         }
@@ -147,7 +161,12 @@ impl Scheduler {
             return Err(NativeError::Overloaded);
         }
         let (reply, answer) = oneshot::channel();
-        if self.queue.send(Job { sequences, reply }).is_err() {
+        let job = Job {
+            sequences,
+            outputs,
+            reply,
+        };
+        if self.queue.send(job).is_err() {
             self.admitted.fetch_sub(1, Ordering::AcqRel);
             return Err(NativeError::Bug("the batching thread stopped".to_owned()));
         }
@@ -220,6 +239,11 @@ impl Worker {
         let sharing = express.unwrap_or(self.limits.max_batch_requests);
         let (sequences, shares) = plan(line, budget, sharing);
         let tokens: usize = sequences.iter().map(Vec::len).sum();
+        let wants: Vec<Outputs> = line
+            .iter()
+            .zip(&shares)
+            .flat_map(|(request, count)| std::iter::repeat_n(request.outputs, *count))
+            .collect();
         tracing::debug!(
             sequences = sequences.len(),
             tokens,
@@ -230,21 +254,22 @@ impl Worker {
         let started = Instant::now();
         // A panic in the kernels is a bug; it fails this batch's requests but must not take the
         // model down for every later request.
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.batch)(&sequences)))
-                .unwrap_or_else(|_| Err(NativeError::Bug("a batch panicked".to_owned())));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (self.batch)(&sequences, &wants)
+        }))
+        .unwrap_or_else(|_| Err(NativeError::Bug("a batch panicked".to_owned())));
         self.observe(tokens, started.elapsed());
         match outcome {
-            Ok(vectors) if vectors.len() == sequences.len() => {
-                let mut vectors = vectors.into_iter();
+            Ok(outputs) if outputs.len() == sequences.len() => {
+                let mut outputs = outputs.into_iter();
                 for (request, count) in line.iter_mut().zip(&shares) {
-                    request.vectors.extend(vectors.by_ref().take(*count));
+                    request.done.extend(outputs.by_ref().take(*count));
                 }
             }
             outcome => {
                 let message = match outcome {
                     Err(e) => e.to_string(),
-                    Ok(v) => format!("{} vectors for {} sequences", v.len(), sequences.len()),
+                    Ok(v) => format!("{} outputs for {} sequences", v.len(), sequences.len()),
                 };
                 tracing::error!(error = %message, "a batch failed; its requests fail, the scheduler goes on");
                 let error = || NativeError::Bug(format!("batch failed: {message}"));
@@ -254,11 +279,11 @@ impl Worker {
         }
         self.settle(line, &shares, |request| {
             request.remaining.is_empty().then(|| {
-                Ok(Embeddings {
-                    vectors: std::mem::take(&mut request.vectors),
-                    prompt_tokens: request.tokens,
-                    ..Default::default()
-                })
+                Ok(answer(
+                    request.outputs,
+                    request.tokens,
+                    std::mem::take(&mut request.done),
+                ))
             })
         });
     }
@@ -311,7 +336,8 @@ impl From<Job> for InProgress {
     fn from(job: Job) -> Self {
         Self {
             tokens: job.sequences.iter().map(Vec::len).sum(),
-            vectors: Vec::with_capacity(job.sequences.len()),
+            done: Vec::with_capacity(job.sequences.len()),
+            outputs: job.outputs,
             remaining: job.sequences.into(),
             reply: job.reply,
         }
@@ -364,6 +390,24 @@ fn plan(
     let last_served = shares.iter().rposition(|n| *n > 0).map_or(0, |i| i + 1);
     shares.truncate(last_served);
     (taken.into_iter().flatten().collect(), shares)
+}
+
+/// A finished request's answer: the dense vectors, and the other outputs it asked for.
+fn answer(outputs: Outputs, tokens: usize, done: Vec<SequenceOutput>) -> Embeddings {
+    let mut answer = Embeddings {
+        prompt_tokens: tokens,
+        ..Default::default()
+    };
+    for output in done {
+        answer.vectors.push(output.dense);
+        if outputs.sparse {
+            answer.sparse.extend(output.sparse);
+        }
+        if outputs.multi_vector {
+            answer.multi_vectors.extend(output.multi_vector);
+        }
+    }
+    answer
 }
 
 /// Move the requests that fit whole in a batch of `budget` tokens (in line order, at most

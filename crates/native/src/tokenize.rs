@@ -52,6 +52,11 @@ impl TextTokenizer {
         })
     }
 
+    /// The id of a token given by its text (`<s>`, `[CLS]`), if the vocabulary has it.
+    pub fn id_of(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
     /// Token ids of one text, special tokens included, truncated at the model's limit; with
     /// `truncate` off, a longer text is refused instead, with its whole length.
     pub fn encode(&self, text: &str, truncate: bool) -> Result<Vec<u32>, NativeError> {

@@ -66,9 +66,9 @@ impl Weights {
         })
     }
 
-    /// The names of every tensor in the file.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.tensors.keys().map(String::as_str)
+    /// The shape of the tensor `name`, if there is one.
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.tensors.get(name).map(|(_, shape, _)| shape.as_slice())
     }
 
     /// Whether a tensor of this name exists.

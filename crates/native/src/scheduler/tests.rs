@@ -17,6 +17,13 @@ fn fake_vector(sequence: &[u32]) -> Vec<f32> {
     ]
 }
 
+fn fake_output(sequence: &[u32]) -> SequenceOutput {
+    SequenceOutput {
+        dense: fake_vector(sequence),
+        ..Default::default()
+    }
+}
+
 /// A batch function that records the first id of every sequence of every batch; with a gate, it
 /// says when a batch starts and then waits for the test to let it finish.
 struct Fake {
@@ -32,7 +39,7 @@ impl Fake {
 
     fn batch_fn(&self, gate: Option<(SyncSender<()>, Receiver<()>)>) -> BatchFn {
         let batches = self.batches.clone();
-        Box::new(move |sequences: &[Vec<u32>]| {
+        Box::new(move |sequences: &[Vec<u32>], _: &[Outputs]| {
             if let Some((started, open)) = &gate {
                 let _ = started.send(());
                 let _ = open.recv();
@@ -40,7 +47,7 @@ impl Fake {
             if let Ok(mut b) = batches.lock() {
                 b.push(sequences.iter().map(|s| s[0]).collect());
             }
-            Ok(sequences.iter().map(|s| fake_vector(s)).collect())
+            Ok(sequences.iter().map(|s| fake_output(s)).collect())
         })
     }
 
@@ -186,6 +193,7 @@ fn express_batches_alternate_so_small_requests_cannot_starve_a_large_one() {
     let mut line: VecDeque<InProgress> = VecDeque::new();
     line.push_back(InProgress::from(Job {
         sequences: request(100, 20, 10),
+        outputs: Outputs::DENSE,
         reply,
     }));
     let mut worker = Worker {
@@ -204,6 +212,7 @@ fn express_batches_alternate_so_small_requests_cannot_starve_a_large_one() {
         answers.push(answer);
         line.push_back(InProgress::from(Job {
             sequences: request(i, 1, 5),
+            outputs: Outputs::DENSE,
             reply,
         }));
         let before = line
@@ -238,6 +247,7 @@ fn express_needs_someone_left_behind() {
         .map(|sequences| {
             InProgress::from(Job {
                 sequences,
+                outputs: Outputs::DENSE,
                 reply: oneshot::channel().0,
             })
         })
@@ -249,6 +259,7 @@ fn express_needs_someone_left_behind() {
     );
     line.push_front(InProgress::from(Job {
         sequences: request(100, 20, 10),
+        outputs: Outputs::DENSE,
         reply: oneshot::channel().0,
     }));
     assert_eq!(express_first(&mut line, 40, 64), Some(2));
@@ -309,14 +320,13 @@ async fn a_full_queue_refuses_at_once() {
 async fn a_failing_or_panicking_batch_fails_only_its_requests() {
     let calls = Arc::new(AtomicUsize::new(0));
     let seen = calls.clone();
-    let batch: BatchFn =
-        Box::new(
-            move |sequences: &[Vec<u32>]| match seen.fetch_add(1, Ordering::SeqCst) {
-                0 => panic!("a kernel bug"),
-                1 => Err(NativeError::Bug("a failed batch".into())),
-                _ => Ok(sequences.iter().map(|s| fake_vector(s)).collect()),
-            },
-        );
+    let batch: BatchFn = Box::new(move |sequences: &[Vec<u32>], _: &[Outputs]| {
+        match seen.fetch_add(1, Ordering::SeqCst) {
+            0 => panic!("a kernel bug"),
+            1 => Err(NativeError::Bug("a failed batch".into())),
+            _ => Ok(sequences.iter().map(|s| fake_output(s)).collect()),
+        }
+    });
     let scheduler = Scheduler::start(batch, limits(40), 10, 1).unwrap();
     assert!(scheduler.submit(request(1, 1, 3)).await.is_err());
     assert!(scheduler.submit(request(2, 1, 3)).await.is_err());
@@ -357,6 +367,7 @@ fn a_small_tail_finishes_in_the_same_batch() {
     line.push_back(InProgress::from(Job {
         // 56 tokens: a budget of 40 would leave a tail of 16, under half of it.
         sequences: request(100, 7, 8),
+        outputs: Outputs::DENSE,
         reply: oneshot::channel().0,
     }));
     let (sequences, shares) = plan(&mut line, 40, 64);
@@ -364,6 +375,7 @@ fn a_small_tail_finishes_in_the_same_batch() {
     line.push_back(InProgress::from(Job {
         // 80 tokens: the tail of 40 is too long; it waits for the next batch.
         sequences: request(200, 10, 8),
+        outputs: Outputs::DENSE,
         reply: oneshot::channel().0,
     }));
     line.pop_front();
@@ -397,10 +409,12 @@ fn plans_share_the_budget_then_fill_it() {
     let mut line: VecDeque<InProgress> = [
         Job {
             sequences: request(100, 10, 10),
+            outputs: Outputs::DENSE,
             reply,
         },
         Job {
             sequences: request(1, 1, 5),
+            outputs: Outputs::DENSE,
             reply: reply2,
         },
     ]

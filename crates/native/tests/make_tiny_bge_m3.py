@@ -1,0 +1,76 @@
+"""Make a small random-weight BGE-M3 (XLM-RoBERTa, CLS pooling, normalised, with the sparse and
+ColBERT heads as BAAI/bge-m3 ships them) and the reference outputs of each text.
+
+usage: make_tiny_bge_m3.py TOKENIZER_DIR OUT_DIR < texts.json > reference.json
+Dense vectors come from sentence-transformers; the sparse and multi-vector outputs are computed
+with FlagEmbedding's formulas (BGEM3FlagModel: `_sparse_embedding`, `_process_token_weights`,
+`_colbert_embedding`, `_process_colbert_vecs`) on the model's last hidden states.
+"""
+import json
+import os
+import shutil
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+from sentence_transformers import SentenceTransformer  # noqa: E402
+from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel  # noqa: E402
+
+tokenizer_dir, out = sys.argv[1], sys.argv[2]
+texts = json.load(sys.stdin)
+hidden, max_len = 64, 48
+torch.manual_seed(20261124)
+config = XLMRobertaConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4,
+                          intermediate_size=128, max_position_embeddings=130, type_vocab_size=1, pad_token_id=1)
+model = XLMRobertaModel(config, add_pooling_layer=False)
+sparse_linear = torch.nn.Linear(hidden, 1)
+colbert_linear = torch.nn.Linear(hidden, hidden)
+for module in (model, sparse_linear, colbert_linear):
+    for p in module.parameters():  # larger than the default init, so differences would show
+        p.data.normal_(0.0, 0.2)
+model.eval()
+d = os.path.join(out, "tiny-bge-m3")
+model.save_pretrained(d, safe_serialization=True)
+for f in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"]:
+    shutil.copy(os.path.join(tokenizer_dir, f), d)
+modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+           {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+           {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
+json.dump(modules, open(os.path.join(d, "modules.json"), "w"))
+os.makedirs(os.path.join(d, "1_Pooling"), exist_ok=True)
+json.dump({"word_embedding_dimension": hidden, "pooling_mode_cls_token": True},
+          open(os.path.join(d, "1_Pooling", "config.json"), "w"))
+json.dump({"max_seq_length": max_len, "do_lower_case": False}, open(os.path.join(d, "sentence_bert_config.json"), "w"))
+
+tokenizer = AutoTokenizer.from_pretrained(d)
+with torch.no_grad():
+    # Random states are much alike from token to token: centre the sparse head's bias on the
+    # median weight, so about half the tokens get a positive weight and the test sees both kinds.
+    raw = torch.cat([sparse_linear(model(**tokenizer([t], truncation=True, max_length=max_len,
+                                                      return_tensors="pt")).last_hidden_state)[0, :, 0]
+                     for t in texts])
+    sparse_linear.bias -= raw.median()
+torch.save(sparse_linear.state_dict(), os.path.join(d, "sparse_linear.pt"))
+torch.save(colbert_linear.state_dict(), os.path.join(d, "colbert_linear.pt"))
+st = SentenceTransformer(d, device="cpu")
+unused = {tokenizer.cls_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id, tokenizer.unk_token_id}
+result = []
+with torch.no_grad():
+    for text in texts:
+        encoded = tokenizer([text], truncation=True, max_length=max_len, return_tensors="pt")
+        states = model(**encoded).last_hidden_state
+        ids = encoded["input_ids"][0].tolist()
+        weights = torch.relu(sparse_linear(states))[0].squeeze(-1).tolist()
+        sparse = {}
+        for weight, idx in zip(weights, ids):
+            if idx not in unused and weight > 0 and weight > sparse.get(idx, 0):
+                sparse[idx] = weight
+        colbert = torch.nn.functional.normalize(colbert_linear(states[:, 1:])[0], dim=-1)
+        result.append({
+            "dense": st.encode([text])[0].tolist(),
+            "sparse": {str(k): v for k, v in sparse.items()},
+            "multi_vector": colbert[: len(ids) - 1].tolist(),
+        })
+json.dump(result, sys.stdout)
