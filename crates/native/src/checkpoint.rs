@@ -32,7 +32,7 @@ pub fn tensors(path: &Path, file: &[u8]) -> Result<Vec<Entry>, NativeError> {
         })
         .ok_or_else(|| bad("has no data.pkl: not a PyTorch checkpoint".to_owned()))?;
     let prefix = pickle_name.trim_end_matches("data.pkl").to_owned();
-    let pickle_range = stored(&mut archive, &pickle_name).map_err(&bad)?;
+    let pickle_range = stored(&mut archive, &pickle_name, file.len()).map_err(&bad)?;
     let state = pickle::read(&file[pickle_range]).map_err(|e| bad(format!("data.pkl: {e}")))?;
     let Value::Dict(items) = state else {
         return Err(bad("is not a state dict (name -> tensor)".to_owned()));
@@ -42,8 +42,12 @@ pub fn tensors(path: &Path, file: &[u8]) -> Result<Vec<Entry>, NativeError> {
         let (Value::Str(name), Value::Tensor(tensor)) = (key, value) else {
             continue;
         };
-        let storage =
-            stored(&mut archive, &format!("{prefix}data/{}", tensor.key)).map_err(&bad)?;
+        let storage = stored(
+            &mut archive,
+            &format!("{prefix}data/{}", tensor.key),
+            file.len(),
+        )
+        .map_err(&bad)?;
         let (dtype, bytes) =
             view(&tensor, storage).map_err(|m| bad(format!("tensor `{name}`: {m}")))?;
         out.push((name, dtype, tensor.shape, bytes));
@@ -53,7 +57,11 @@ pub fn tensors(path: &Path, file: &[u8]) -> Result<Vec<Entry>, NativeError> {
 
 /// Where the entry `name` lies in the archive; it must be stored uncompressed, as `torch.save`
 /// writes it.
-fn stored(archive: &mut ZipArchive<Cursor<&[u8]>>, name: &str) -> Result<Range<usize>, String> {
+fn stored(
+    archive: &mut ZipArchive<Cursor<&[u8]>>,
+    name: &str,
+    archive_len: usize,
+) -> Result<Range<usize>, String> {
     let entry = archive
         .by_name(name)
         .map_err(|e| format!("entry {name}: {e}"))?;
@@ -68,7 +76,11 @@ fn stored(archive: &mut ZipArchive<Cursor<&[u8]>>, name: &str) -> Result<Range<u
     let start = usize::try_from(start).map_err(|_| format!("entry {name} is out of range"))?;
     let size =
         usize::try_from(entry.size()).map_err(|_| format!("entry {name} is out of range"))?;
-    Ok(start..start + size)
+    let end = start
+        .checked_add(size)
+        .filter(|end| *end <= archive_len)
+        .ok_or_else(|| format!("entry {name} runs past the end of the file (truncated?)"))?;
+    Ok(start..end)
 }
 
 /// The element type and byte range of a contiguous tensor within its storage's bytes.
@@ -88,11 +100,20 @@ fn view(tensor: &TensorRef, storage: Range<usize>) -> Result<(Dtype, Range<usize
         }
         expected *= size;
     }
-    let count: usize = tensor.shape.iter().product();
-    let start = storage.start + tensor.offset * width;
-    let end = start + count * width;
-    if end > storage.end {
-        return Err("runs past its storage (a truncated file?)".to_owned());
+    let count = tensor
+        .shape
+        .iter()
+        .try_fold(1usize, |n, size| n.checked_mul(*size))
+        .ok_or_else(|| "has an impossible shape".to_owned())?;
+    let start = tensor
+        .offset
+        .checked_mul(width)
+        .and_then(|bytes| storage.start.checked_add(bytes));
+    let end = count
+        .checked_mul(width)
+        .and_then(|bytes| start.and_then(|start| start.checked_add(bytes)));
+    match (start, end) {
+        (Some(start), Some(end)) if end <= storage.end => Ok((dtype, start..end)),
+        _ => Err("runs past its storage (a truncated file?)".to_owned()),
     }
-    Ok((dtype, start..end))
 }

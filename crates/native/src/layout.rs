@@ -14,14 +14,20 @@ use crate::arch::EncoderConfig;
 use crate::error::NativeError;
 use crate::pooling::{Pooling, PoolingFlags};
 
-/// The files that must be present for a model to load.
-pub const REQUIRED_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+/// The files that must be present for a model to load, besides its weights.
+pub const REQUIRED_FILES: [&str; 2] = ["config.json", "tokenizer.json"];
+
+/// The weight files a model may have, in the order they are preferred: safetensors, else a
+/// PyTorch checkpoint (read without Python, see [`crate::checkpoint`]).
+pub const WEIGHT_FILES: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
 
 /// Everything read from a model directory before its weights are mapped.
 #[derive(Debug, Clone)]
 pub struct ModelLayout {
-    /// Where the transformer's files are (`config.json`, `tokenizer.json`, `model.safetensors`).
+    /// Where the transformer's files are (`config.json`, `tokenizer.json`, the weights).
     pub transformer_dir: PathBuf,
+    /// The weights: `model.safetensors`, or `pytorch_model.bin` when that is all there is.
+    pub weights_file: PathBuf,
     /// The encoder's shape.
     pub encoder: EncoderConfig,
     /// How tokens become a sentence vector.
@@ -105,6 +111,16 @@ impl ModelLayout {
                 ));
             }
         }
+        let weights_file = WEIGHT_FILES
+            .iter()
+            .map(|file| transformer_dir.join(file))
+            .find(|path| path.is_file())
+            .ok_or_else(|| {
+                NativeError::file(
+                    &transformer_dir.join(WEIGHT_FILES[0]),
+                    "is missing (and there is no pytorch_model.bin); run `embedd fetch` for this model again",
+                )
+            })?;
         let encoder = EncoderConfig::from_file(&transformer_dir.join("config.json"))?;
         let pooling = match find(".Pooling") {
             Some(m) => {
@@ -149,6 +165,7 @@ impl ModelLayout {
         }
         Ok(Self {
             prompts,
+            weights_file,
             transformer_dir,
             normalize: find(".Normalize").is_some(),
             pooling,

@@ -4,7 +4,8 @@
 //!
 //! - [`layout`]: reading a sentence-transformers directory (modules, pooling, max length, config).
 //! - [`weights`]: `model.safetensors` memory-mapped; tensors are views into the file, not copies.
-//! - [`checkpoint`]: PyTorch `.pt` checkpoints (BGE-M3's heads) read without Python, also mapped.
+//! - [`checkpoint`]: PyTorch checkpoints (BGE-M3's `.pt` heads, `pytorch_model.bin`) read without
+//!   Python, also mapped.
 //! - [`tokenize`]: the model's `tokenizer.json`, truncating at the model's limit.
 //! - [`arch`]: the supported architectures (BERT, RoBERTa, MPNet) and their `config.json`.
 //! - [`encoder`]: one transformer encoder for all of them, run on real tokens only (no padding).

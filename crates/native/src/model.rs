@@ -75,7 +75,7 @@ impl NativeModel {
         }
         // Checked before anything heavy is loaded.
         options.batch.check(layout.max_seq_length)?;
-        let weights = Weights::open(&layout.transformer_dir.join("model.safetensors"))?;
+        let weights = Weights::open(&layout.weights_file)?;
         let encoder = Encoder::load(&weights, layout.encoder.clone(), options.precision)?;
         let tokenizer = TextTokenizer::load(
             &layout.transformer_dir.join("tokenizer.json"),

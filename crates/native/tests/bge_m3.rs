@@ -19,14 +19,15 @@ struct Reference {
     multi_vector: Vec<Vec<f32>>,
 }
 
-fn make(texts: &[String]) -> (std::path::PathBuf, Vec<Reference>) {
+/// Make the model (under a directory named `tag`, as tests run at once) and its reference.
+fn make(tag: &str, texts: &[String]) -> (std::path::PathBuf, Vec<Reference>) {
     let python = std::env::var("EMBEDD_TEST_PYTHON")
         .expect("EMBEDD_TEST_PYTHON: run ./scripts/test.sh, which makes the virtual environment with sentence-transformers");
     let tokenizer = embedd_fetch::Fetcher::from_env()
         .fetch("all-MiniLM-L6-v2")
         .unwrap();
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("tiny-bge-m3-{}", std::process::id()));
+        .join(format!("tiny-bge-m3-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let mut child = Command::new(python)
         .arg(concat!(
@@ -69,7 +70,7 @@ fn dense_sparse_and_multi_vector_match_the_reference() {
     ]
     .map(str::to_owned)
     .to_vec();
-    let (dir, reference) = make(&texts);
+    let (dir, reference) = make("outputs", &texts);
     let model =
         NativeModel::load("bge", "bge", &dir, &embedd_native::LoadOptions::default()).unwrap();
     assert_eq!(model.info().outputs, Outputs::of(&Output::ALL));
@@ -128,5 +129,43 @@ fn dense_sparse_and_multi_vector_match_the_reference() {
     assert!(dense.sparse.is_empty() && dense.multi_vectors.is_empty());
     for (a, b) in dense.vectors.iter().zip(&ours.vectors) {
         assert!(cosine(a, b) >= 0.999999);
+    }
+}
+
+#[test]
+fn weights_in_a_pytorch_checkpoint_load_like_safetensors() {
+    let texts = vec!["weights from pytorch_model.bin".to_owned(), "a".to_owned()];
+    let (dir, _) = make("checkpoint", &texts);
+    // The same model with `pytorch_model.bin` in place of `model.safetensors`.
+    let bin_dir = dir.with_file_name("tiny-bge-m3-bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        if name != "model.safetensors" {
+            std::os::unix::fs::symlink(&path, bin_dir.join(name)).unwrap();
+        }
+    }
+    std::os::unix::fs::symlink(
+        dir.with_file_name("pytorch_model.bin"),
+        bin_dir.join("pytorch_model.bin"),
+    )
+    .unwrap();
+    let load = |d: &std::path::Path| {
+        NativeModel::load("m", "m", d, &embedd_native::LoadOptions::default()).unwrap()
+    };
+    let from_safetensors = load(&dir).embed_texts_blocking(&texts).unwrap();
+    let from_checkpoint = load(&bin_dir).embed_texts_blocking(&texts).unwrap();
+    assert_eq!(from_safetensors.vectors, from_checkpoint.vectors);
+
+    // A checkpoint cut short, or not a checkpoint at all, is an error naming the file.
+    let whole = std::fs::read(bin_dir.join("colbert_linear.pt")).unwrap();
+    std::fs::remove_file(bin_dir.join("colbert_linear.pt")).unwrap();
+    for bytes in [&whole[..whole.len() / 2], &b"PK\x03\x04 not a zip"[..]] {
+        std::fs::write(bin_dir.join("colbert_linear.pt"), bytes).unwrap();
+        let err = NativeModel::load("m", "m", &bin_dir, &embedd_native::LoadOptions::default())
+            .err()
+            .expect("a broken head refuses to load");
+        assert!(err.to_string().contains("colbert_linear.pt"), "{err}");
     }
 }

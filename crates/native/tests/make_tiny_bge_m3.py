@@ -33,6 +33,8 @@ for module in (model, sparse_linear, colbert_linear):
 model.eval()
 d = os.path.join(out, "tiny-bge-m3")
 model.save_pretrained(d, safe_serialization=True)
+# The same weights as a PyTorch checkpoint, beside the directory, for the loader's other format.
+torch.save(model.state_dict(), os.path.join(out, "pytorch_model.bin"))
 for f in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"]:
     shutil.copy(os.path.join(tokenizer_dir, f), d)
 modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},

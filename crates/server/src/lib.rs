@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tags", get(ollama::tags))
         .route("/api/version", get(ollama::version))
         .route("/embed", post(tei::embed))
+        .route("/embed_sparse", post(tei::embed_sparse))
         .route("/tokenize", post(tei::tokenize))
         .route("/info", get(tei::info))
         .route("/encode", post(st_service::encode))

@@ -1,4 +1,5 @@
-//! The Hugging Face text-embeddings-inference dialect: `POST /embed`, `POST /tokenize`,
+//! The Hugging Face text-embeddings-inference dialect: `POST /embed`, `POST /embed_sparse`,
+//! `POST /tokenize`,
 //! `GET /info`, on the default model (TEI serves one). Errors are TEI's
 //! `{"error": "...", "error_type": "..."}` with TEI's statuses ([`crate::error::ErrorCode::tei`]).
 
@@ -6,8 +7,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use embedd_core::config::Precision;
-use embedd_core::{EmbedRequest, Input};
-use serde::Deserialize;
+use embedd_core::{EmbedRequest, Input, Output, Outputs};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::body::JsonBody;
@@ -44,6 +45,56 @@ pub async fn embed(
     State(state): State<AppState>,
     JsonBody(request, _): JsonBody<EmbedBody, TeiError>,
 ) -> Result<Response, TeiError> {
+    let embed = embed_request(request, Outputs::DENSE)?;
+    let encoded = state.embed(embed).await?;
+    let response = Json(&encoded.embeddings.vectors).into_response();
+    Ok(with_model_header(response, encoded.model.name()))
+}
+
+/// One entry of TEI's sparse answer.
+#[derive(Serialize)]
+struct SparseValue {
+    index: u32,
+    value: f32,
+}
+
+/// `POST /embed_sparse`: TEI's shape, `[[{"index", "value"}, ...], ...]`, from a model with a
+/// sparse output (BGE-M3's head); any other model is a 422 naming what it gives.
+pub async fn embed_sparse(
+    State(state): State<AppState>,
+    JsonBody(request, _): JsonBody<EmbedBody, TeiError>,
+) -> Result<Response, TeiError> {
+    if request.dimensions.is_some() {
+        return Err(
+            ApiError::invalid("dimensions", "`dimensions` applies to dense vectors only").into(),
+        );
+    }
+    let embed = embed_request(request, Outputs::of(&[Output::Sparse]))?;
+    let encoded = state.embed(embed).await?;
+    let answer: Vec<Vec<SparseValue>> = encoded
+        .embeddings
+        .sparse
+        .iter()
+        .map(|sparse| {
+            sparse
+                .indices
+                .iter()
+                .zip(&sparse.values)
+                .map(|(index, value)| SparseValue {
+                    index: *index,
+                    value: *value,
+                })
+                .collect()
+        })
+        .collect();
+    Ok(with_model_header(
+        Json(answer).into_response(),
+        encoded.model.name(),
+    ))
+}
+
+/// The request `/embed` and `/embed_sparse` describe, for `outputs`.
+fn embed_request(request: EmbedBody, outputs: Outputs) -> Result<EmbedRequest, TeiError> {
     if request.normalize == Some(false) {
         return Err(ApiError::invalid("normalize", "`normalize: false` is not supported: embedd's models return the vectors their sentence-transformers modules define").into());
     }
@@ -62,9 +113,8 @@ pub async fn embed(
     embed.truncate = request.truncate.unwrap_or(false);
     embed.dimensions = request.dimensions;
     embed.prompt_name = request.prompt_name;
-    let encoded = state.embed(embed).await?;
-    let response = Json(&encoded.embeddings.vectors).into_response();
-    Ok(with_model_header(response, encoded.model.name()))
+    embed.outputs = outputs;
+    Ok(embed)
 }
 
 /// The body of `POST /tokenize`.

@@ -175,6 +175,28 @@ async fn tei_embed_and_its_errors() {
 }
 
 #[tokio::test]
+async fn tei_embed_sparse_on_a_model_without_a_sparse_output_says_what_it_gives() {
+    let server = start(CONFIG, Limits::default()).await;
+    for request in [
+        json!({"inputs": "a"}),
+        json!({"inputs": "a", "dimensions": 8}),
+        json!({"inputs": []}),
+    ] {
+        let (status, body) = json(server.post("/embed_sparse", request.clone()).await).await;
+        assert_eq!(status, 422, "{request} -> {body}");
+        assert_eq!(body["error_type"], "Validation", "{body}");
+    }
+    let (_, body) = json(server.post("/embed_sparse", json!({"inputs": "a"})).await).await;
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("gives dense"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn the_sentence_transformers_service_route() {
     let server = start(CONFIG, Limits::default()).await;
     let (status, body) = json(
