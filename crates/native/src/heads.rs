@@ -14,7 +14,6 @@ use std::path::Path;
 
 use embedd_core::vector::normalize;
 use embedd_core::{Outputs, SparseVector};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::NativeError;
@@ -157,22 +156,23 @@ impl Heads {
     }
 }
 
-/// The ids of the tokenizer's CLS, EOS, PAD and UNK tokens, as `special_tokens_map.json` names
-/// them (FlagEmbedding drops exactly these from sparse output).
+/// The ids of the tokenizer's CLS, EOS, PAD and UNK tokens (FlagEmbedding drops exactly these
+/// from sparse output), as `special_tokens_map.json` names them, or `tokenizer_config.json` where
+/// newer `transformers` versions write them instead.
 fn special_ids(dir: &Path, tokenizer: &TextTokenizer) -> Result<Vec<u32>, NativeError> {
-    #[derive(Deserialize)]
-    struct Map {
-        #[serde(flatten)]
-        tokens: BTreeMap<String, Value>,
-    }
-    let path = dir.join("special_tokens_map.json");
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| NativeError::file(&path, e.to_string()))?;
-    let map: Map = serde_json::from_str(&text)
-        .map_err(|e| NativeError::file(&path, format!("malformed: {e}")))?;
+    let files = ["special_tokens_map.json", "tokenizer_config.json"].map(|f| dir.join(f));
+    let Some(path) = files.iter().find(|path| path.is_file()) else {
+        return Err(NativeError::file(
+            &files[0],
+            "is missing, and so is tokenizer_config.json: the sparse head needs to know the special tokens",
+        ));
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| NativeError::file(path, e.to_string()))?;
+    let map: BTreeMap<String, Value> = serde_json::from_str(&text)
+        .map_err(|e| NativeError::file(path, format!("malformed: {e}")))?;
     Ok(["cls_token", "eos_token", "pad_token", "unk_token"]
         .iter()
-        .filter_map(|key| match map.tokens.get(*key)? {
+        .filter_map(|key| match map.get(*key)? {
             Value::String(token) => Some(token.as_str()),
             Value::Object(object) => object.get("content")?.as_str(),
             _ => None,

@@ -1,14 +1,15 @@
 """Make a small random-weight BGE-M3 (XLM-RoBERTa, CLS pooling, normalised, with the sparse and
 ColBERT heads as BAAI/bge-m3 ships them) and the reference outputs of each text.
 
-usage: make_tiny_bge_m3.py TOKENIZER_DIR OUT_DIR < texts.json > reference.json
+usage: make_tiny_bge_m3.py OUT_DIR < texts.json > reference.json
+The tokenizer is of BGE-M3's own kind, XLM-RoBERTa's (a SentencePiece unigram model; `<s>`,
+`<pad>`, `</s>`, `<unk>` as ids 0-3), trained here on a small corpus with `tokenizers`.
 Dense vectors come from sentence-transformers; the sparse and multi-vector outputs are computed
 with FlagEmbedding's formulas (BGEM3FlagModel: `_sparse_embedding`, `_process_token_weights`,
 `_colbert_embedding`, `_process_colbert_vecs`) on the model's last hidden states.
 """
 import json
 import os
-import shutil
 import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -16,13 +17,29 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
-from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel  # noqa: E402
+from tokenizers import SentencePieceUnigramTokenizer  # noqa: E402
+from tokenizers.processors import TemplateProcessing  # noqa: E402
+from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizerFast  # noqa: E402
 
-tokenizer_dir, out = sys.argv[1], sys.argv[2]
+out = sys.argv[1]
 texts = json.load(sys.stdin)
 hidden, max_len = 64, 48
+corpus = texts + [
+    "Sparse retrieval weighs each token; dense retrieval compares whole vectors.",
+    "Multi-vector retrieval keeps one vector per token, as ColBERT does.",
+    "Le modèle lit plusieurs langues. Das Modell liest viele Sprachen. 模型读取多种语言。",
+    "the quick brown fox jumps over the lazy dog 0123456789",
+]
+unigram = SentencePieceUnigramTokenizer()
+unigram.train_from_iterator(corpus * 10, vocab_size=300, special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
+                            unk_token="<unk>", show_progress=False)
+unigram.post_processor = TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+                                            special_tokens=[("<s>", 0), ("</s>", 2)])
+fast = XLMRobertaTokenizerFast(tokenizer_object=unigram._tokenizer, bos_token="<s>", eos_token="</s>",
+                               sep_token="</s>", cls_token="<s>", unk_token="<unk>", pad_token="<pad>",
+                               mask_token="<unk>")
 torch.manual_seed(20261124)
-config = XLMRobertaConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4,
+config = XLMRobertaConfig(vocab_size=len(fast), hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4,
                           intermediate_size=128, max_position_embeddings=130, type_vocab_size=1, pad_token_id=1)
 model = XLMRobertaModel(config, add_pooling_layer=False)
 sparse_linear = torch.nn.Linear(hidden, 1)
@@ -35,8 +52,7 @@ d = os.path.join(out, "tiny-bge-m3")
 model.save_pretrained(d, safe_serialization=True)
 # The same weights as a PyTorch checkpoint, beside the directory, for the loader's other format.
 torch.save(model.state_dict(), os.path.join(out, "pytorch_model.bin"))
-for f in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"]:
-    shutil.copy(os.path.join(tokenizer_dir, f), d)
+fast.save_pretrained(d)
 modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
