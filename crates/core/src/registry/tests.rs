@@ -111,7 +111,11 @@ impl ModelFactory for Factory {
                 pooling: None,
                 precision: None,
                 outputs: crate::output::Outputs::DENSE,
-                prompts: Vec::new(),
+                prompts: if id.contains("prompted") {
+                    vec!["query".to_owned()]
+                } else {
+                    Vec::new()
+                },
             },
             fail: id
                 .starts_with("down")
@@ -511,4 +515,38 @@ async fn ollama_tags_and_empty_names_resolve() {
         "bge-native",
         "an empty name is the default"
     );
+}
+
+#[tokio::test]
+async fn a_later_model_without_the_prompt_asked_for_is_passed_by() {
+    let config = Config::from_yaml(
+        "
+embeddings:
+  default_model: a
+  fallback_chain: [b, c]
+  models:
+    a: {provider: ollama, model_id: down-prompted, space: s, dimensions: 4}
+    b: {provider: native, model_id: plain, space: s, dimensions: 4}
+    c: {provider: native, model_id: prompted, space: s, dimensions: 4}
+",
+        &|_| None,
+    )
+    .unwrap();
+    let factory = Arc::new(Factory::default());
+    let registry = Registry::new(&config.embeddings, factory.clone());
+    let mut request = EmbedRequest::new(texts(), "input");
+    request.prompt_name = Some("query".into());
+    let out = registry
+        .embed(request, &RequestLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(out.model.name(), "c", "b has no `query` prompt: passed by");
+    let encoded: Vec<String> = factory
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(m, _)| m.clone())
+        .collect();
+    assert_eq!(encoded, vec!["a", "c"], "b was never asked to encode");
 }
