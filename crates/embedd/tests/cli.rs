@@ -67,6 +67,10 @@ fn models_lists_the_builtin_default_and_the_seed_example() {
         stdout.contains("local-hash") && stdout.contains("default") && stdout.contains("healthy"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("outputs: dense"),
+        "a built model shows its outputs: {stdout}"
+    );
     let seed = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../configs/seed-example.yaml"

@@ -56,7 +56,15 @@ fn generate_and_embed_sparse_give_the_reference_outputs() {
         ),
     )
     .expect("write config");
-    let server = Server::start(&["--config", config.to_str().expect("path")]);
+    let config = config.to_str().expect("path");
+    let (ok, listing, stderr) =
+        common::run_with_env(&["models", "--config", config, "--health"], &[]);
+    assert!(ok, "{stderr}");
+    assert!(
+        listing.contains("outputs: dense, sparse, multi_vector"),
+        "`embedd models` shows what the model gives: {listing}"
+    );
+    let server = Server::start(&["--config", config]);
 
     let (status, body) = http(
         "POST",

@@ -5,7 +5,8 @@ use embedd_core::registry::ModelHealth;
 use crate::cli::ModelsArgs;
 use crate::setup;
 
-/// Print one line per model: name, provider, model id, dimensions, token limit, space, role.
+/// Print one line per model: name, provider, model id, dimensions, token limit, space, role;
+/// with `--health`, each model is built, and a healthy one also shows its outputs and prompts.
 pub async fn run(args: ModelsArgs) -> anyhow::Result<()> {
     let config = setup::load_config(&args.config)?;
     let registry = setup::registry(&config, None)?;
@@ -41,7 +42,9 @@ pub async fn run(args: ModelsArgs) -> anyhow::Result<()> {
             .as_ref()
             .and_then(|h| h.iter().find(|(n, _)| *n == model.name))
         {
-            Some((_, ModelHealth::Healthy)) => "  healthy".to_owned(),
+            Some((_, ModelHealth::Healthy)) => {
+                format!("  healthy{}", abilities(&registry, &model.name))
+            }
             Some((_, ModelHealth::Unhealthy(reason))) => format!("  unhealthy: {reason}"),
             Some((_, ModelHealth::NotLoaded)) => "  not loaded".to_owned(),
             None => String::new(),
@@ -63,4 +66,17 @@ pub async fn run(args: ModelsArgs) -> anyhow::Result<()> {
     }
     registry.close_all().await;
     Ok(())
+}
+
+/// What a built model can give beyond its vector: its outputs, and its prompts where it has any.
+fn abilities(registry: &embedd_core::Registry, name: &str) -> String {
+    let Ok(model) = registry.get(name) else {
+        return String::new();
+    };
+    let info = model.info();
+    let mut out = format!("  outputs: {}", info.outputs);
+    if !info.prompts.is_empty() {
+        out.push_str(&format!("  prompts: {}", info.prompts.join(", ")));
+    }
+    out
 }
