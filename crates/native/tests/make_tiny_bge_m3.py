@@ -64,12 +64,16 @@ json.dump({"max_seq_length": max_len, "do_lower_case": False}, open(os.path.join
 
 tokenizer = AutoTokenizer.from_pretrained(d)
 with torch.no_grad():
-    # Random states are much alike from token to token: centre the sparse head's bias on the
-    # median weight, so about half the tokens get a positive weight and the test sees both kinds.
+    # Random states are much alike from token to token: move the sparse head's bias so about
+    # half the tokens get a positive weight and the test sees both kinds. The cut goes in the
+    # widest gap between neighbouring weights of the middle half, so no weight sits near zero,
+    # where rounding (here or in embedd) could flip a token in or out.
     raw = torch.cat([sparse_linear(model(**tokenizer([t], truncation=True, max_length=max_len,
                                                       return_tensors="pt")).last_hidden_state)[0, :, 0]
-                     for t in texts])
-    sparse_linear.bias -= raw.median()
+                     for t in texts]).sort().values
+    n = len(raw)
+    k = max(range(n // 4, max(n // 4 + 1, 3 * n // 4)), key=lambda i: float(raw[i + 1] - raw[i]))
+    sparse_linear.bias -= (raw[k] + raw[k + 1]) / 2
 torch.save(sparse_linear.state_dict(), os.path.join(d, "sparse_linear.pt"))
 torch.save(colbert_linear.state_dict(), os.path.join(d, "colbert_linear.pt"))
 st = SentenceTransformer(d, device="cpu")
