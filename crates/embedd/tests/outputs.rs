@@ -12,11 +12,7 @@ use serde_json::{json, Value};
 
 #[test]
 fn generate_and_embed_sparse_give_the_reference_outputs() {
-    let python = std::env::var("EMBEDD_TEST_PYTHON").unwrap_or_else(|_| {
-        common::python_with(&["sentence-transformers"])
-            .to_string_lossy()
-            .into_owned()
-    });
+    let python = common::python_with(&["sentence-transformers"]);
     let out = scratch_dir("bge-m3-http");
     let texts = [
         "the the cat sat",

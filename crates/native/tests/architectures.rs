@@ -2,16 +2,13 @@
 //! with random weights made at test time (BERT with CLS pooling, RoBERTa with max pooling and no
 //! normalisation, MPNet with mean pooling), so loading is checked beyond the two shipped models.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
 
 use embedd_core::vector::cosine;
 use embedd_native::NativeModel;
 
 #[test]
 fn small_models_of_each_architecture_match_sentence_transformers() {
-    let python = std::env::var("EMBEDD_TEST_PYTHON")
-        .expect("EMBEDD_TEST_PYTHON: run ./scripts/test.sh, which makes the virtual environment with sentence-transformers");
     let tokenizer = embedd_fetch::Fetcher::from_env()
         .fetch("all-MiniLM-L6-v2")
         .unwrap();
@@ -27,32 +24,11 @@ fn small_models_of_each_architecture_match_sentence_transformers() {
     ]
     .map(str::to_owned)
     .to_vec();
-    let mut child = Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/make_tiny_models.py"
-        ))
-        .arg(&tokenizer)
-        .arg(&out)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(&texts).unwrap().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let reference: std::collections::BTreeMap<String, Vec<Vec<f32>>> = common::run_script(
+        "make_tiny_models.py",
+        &[tokenizer.as_os_str(), out.as_os_str()],
+        &texts,
     );
-    let reference: std::collections::BTreeMap<String, Vec<Vec<f32>>> =
-        serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(reference.len(), 3);
     for (name, expected) in reference {
         let model = NativeModel::load(

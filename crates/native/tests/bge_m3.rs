@@ -3,9 +3,9 @@
 //! sentence-transformers, sparse and multi-vector by FlagEmbedding's formulas. The heads are read
 //! from PyTorch `.pt` checkpoints, as BAAI/bge-m3 ships them, without Python.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 use embedd_core::vector::cosine;
 use embedd_core::{EmbeddingModel, EncodeOptions, Output, Outputs};
@@ -21,38 +21,11 @@ struct Reference {
 
 /// Make the model (under a directory named `tag`, as tests run at once) and its reference.
 fn make(tag: &str, texts: &[String]) -> (std::path::PathBuf, Vec<Reference>) {
-    let python = std::env::var("EMBEDD_TEST_PYTHON")
-        .expect("EMBEDD_TEST_PYTHON: run ./scripts/test.sh, which makes the virtual environment with sentence-transformers");
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("tiny-bge-m3-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let mut child = Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/make_tiny_bge_m3.py"
-        ))
-        .arg(&out)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(texts).unwrap().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (
-        out.join("tiny-bge-m3"),
-        serde_json::from_slice(&output.stdout).unwrap(),
-    )
+    let reference = common::run_script("make_tiny_bge_m3.py", &[out.as_os_str()], texts);
+    (out.join("tiny-bge-m3"), reference)
 }
 
 #[test]

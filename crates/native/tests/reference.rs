@@ -3,8 +3,9 @@
 //! emoji and combining marks, code, odd white space. The reference runs at test time in the test
 //! virtual environment (`EMBEDD_TEST_PYTHON`, made by scripts/test.sh).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
+
+use std::ffi::OsStr;
 
 use embedd_core::vector::cosine;
 use embedd_native::NativeModel;
@@ -79,48 +80,18 @@ fn texts() -> Vec<String> {
     out
 }
 
-fn reference(
-    python: &str,
-    dir: &std::path::Path,
-    texts: &[String],
-    prompt_name: Option<&str>,
-) -> Vec<Vec<f32>> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference_st.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .arg(dir)
-        .args(prompt_name)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the sentence-transformers reference");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(texts).unwrap().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "reference failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn python() -> String {
-    std::env::var("EMBEDD_TEST_PYTHON")
-        .expect("EMBEDD_TEST_PYTHON: run ./scripts/test.sh, which makes the virtual environment with sentence-transformers")
+/// sentence-transformers' vectors for `texts` from the model in `dir`, with `prompt_name`.
+fn reference(dir: &std::path::Path, texts: &[String], prompt_name: Option<&str>) -> Vec<Vec<f32>> {
+    let mut args = vec![dir.as_os_str()];
+    args.extend(prompt_name.map(OsStr::new));
+    common::run_script("reference_st.py", &args, texts)
 }
 
 fn check(hub_id: &str) {
-    let python = python();
     let dir = embedd_fetch::Fetcher::from_env().fetch(hub_id).unwrap();
     let texts = texts();
     assert!(texts.len() >= 40);
-    let expected = reference(&python, &dir, &texts, None);
+    let expected = reference(&dir, &texts, None);
     let model = NativeModel::load(
         "m",
         hub_id,
@@ -174,7 +145,6 @@ fn worst_cosine(ours: &[Vec<f32>], theirs: &[Vec<f32>]) -> f64 {
 
 #[test]
 fn prompts_go_before_the_text_as_sentence_transformers_puts_them() {
-    let python = python();
     let source = embedd_fetch::Fetcher::from_env()
         .fetch("sentence-transformers/all-MiniLM-L6-v2")
         .unwrap();
@@ -209,12 +179,12 @@ fn prompts_go_before_the_text_as_sentence_transformers_puts_them() {
                 &model, &texts, &options,
             ))
             .unwrap();
-        let expected = reference(&python, &dir, &texts, prompt);
+        let expected = reference(&dir, &texts, prompt);
         let worst = worst_cosine(&ours.vectors, &expected);
         assert!(worst >= 0.9999, "prompt {prompt:?}: cosine {worst}");
     }
     // The default prompt really changes the vectors: without one, they differ.
     let plain = model.embed_texts_blocking(&texts[..1]).unwrap();
-    let queried = reference(&python, &dir, &texts[..1], Some("query"));
+    let queried = reference(&dir, &texts[..1], Some("query"));
     assert!(cosine(&plain.vectors[0], &queried[0]) < 0.9999);
 }
