@@ -14,6 +14,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
 export EMBEDD_TEST_PYTHON="$venv/bin/python"
+# The Python embedd itself asks: pip for `embedd fetch`, and the onnx provider finds ONNX Runtime's
+# library in its onnxruntime package.
+export EMBEDD_PYTHON="$venv/bin/python"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -1,13 +1,13 @@
-//! [`Engine`]: a loaded model's parts — tokenizer, encoder, pooling — and the two things done
+//! [`Engine`]: a loaded model's parts — tokenizer, network, pooling — and the two things done
 //! with them: texts to token ids, and a batch of token ids to vectors.
 
 use embedd_core::vector::normalize;
 use embedd_core::{Outputs, SparseVector};
 use rayon::prelude::*;
 
-use crate::encoder::Encoder;
 use crate::error::NativeError;
 use crate::heads::Heads;
+use crate::network::Network;
 use crate::pooling::Pooling;
 use crate::tokenize::TextTokenizer;
 
@@ -28,7 +28,7 @@ pub struct SequenceOutput {
 /// The loaded parts of a model, shared by every request.
 pub struct Engine {
     pub(crate) tokenizer: TextTokenizer,
-    pub(crate) encoder: Encoder,
+    pub(crate) network: Network,
     pub(crate) heads: Heads,
     pub(crate) pooling: Pooling,
     pub(crate) normalize: bool,
@@ -74,9 +74,18 @@ impl Engine {
         sequences: &[Vec<u32>],
         wants: &[Outputs],
     ) -> Result<Vec<SequenceOutput>, NativeError> {
-        let dim = self.encoder.config().hidden;
         let tokens: usize = sequences.iter().map(Vec::len).sum();
         let threads = self.pool.current_num_threads().max(1);
+        if self.network.threads_itself() {
+            // One call at a time, each on all of the runtime's own threads.
+            let mut out = Vec::with_capacity(sequences.len());
+            let mut first = 0;
+            for chunk in chunk(sequences, MAX_CHUNK_TOKENS) {
+                out.extend(self.chunk_outputs(chunk, &wants[first.min(wants.len())..], 1)?);
+                first += chunk.len();
+            }
+            return Ok(out);
+        }
         let chunks = chunk(
             sequences,
             tokens.div_ceil(threads).clamp(1, MAX_CHUNK_TOKENS),
@@ -97,20 +106,33 @@ impl Engine {
             chunks
                 .par_iter()
                 .map(|(first, chunk)| {
-                    let states = self.encoder.forward(chunk, split)?;
-                    let mut offset = 0;
-                    let mut out = Vec::with_capacity(chunk.len());
-                    for (i, seq) in chunk.iter().enumerate() {
-                        let own = &states[offset * dim..(offset + seq.len()) * dim];
-                        let want = wants.get(first + i).copied().unwrap_or_default();
-                        out.push(self.outputs_of(own, seq, want)?);
-                        offset += seq.len();
-                    }
-                    Ok(out)
+                    self.chunk_outputs(chunk, &wants[(*first).min(wants.len())..], split)
                 })
                 .collect::<Result<_, NativeError>>()
         })?;
         Ok(outputs.into_iter().flatten().collect())
+    }
+
+    /// One forward pass over `chunk`, then each sequence's outputs (`wants` from its first).
+    fn chunk_outputs(
+        &self,
+        chunk: &[Vec<u32>],
+        wants: &[Outputs],
+        split: usize,
+    ) -> Result<Vec<SequenceOutput>, NativeError> {
+        let dim = self.network.hidden();
+        let states = self.network.forward(chunk, split)?;
+        let mut offset = 0;
+        let mut out = Vec::with_capacity(chunk.len());
+        for (i, seq) in chunk.iter().enumerate() {
+            let own = states
+                .get(offset * dim..(offset + seq.len()) * dim)
+                .ok_or_else(|| NativeError::Bug("the network gave too few token states".into()))?;
+            let want = wants.get(i).copied().unwrap_or_default();
+            out.push(self.outputs_of(own, seq, want)?);
+            offset += seq.len();
+        }
+        Ok(out)
     }
 
     /// The outputs of one sequence from its token states.
@@ -120,7 +142,7 @@ impl Engine {
         ids: &[u32],
         want: Outputs,
     ) -> Result<SequenceOutput, NativeError> {
-        let dim = self.encoder.config().hidden;
+        let dim = self.network.hidden();
         let mut dense = self.pooling.apply(states, ids.len(), dim);
         if self.normalize {
             normalize(&mut dense);

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::arch::EncoderConfig;
+use crate::arch::ModelShape;
 use crate::error::NativeError;
+use crate::network::Backend;
 use crate::pooling::{Pooling, PoolingFlags};
 
 /// The files that must be present for a model to load, besides its weights.
@@ -21,15 +22,22 @@ pub const REQUIRED_FILES: [&str; 2] = ["config.json", "tokenizer.json"];
 /// PyTorch checkpoint (read without Python, see [`crate::checkpoint`]).
 pub const WEIGHT_FILES: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
 
+/// Where sentence-transformers' ONNX backend keeps the exported transformer, under the
+/// transformer's directory.
+pub const ONNX_FILE: &str = "onnx/model.onnx";
+
 /// Everything read from a model directory before its weights are mapped.
 #[derive(Debug, Clone)]
 pub struct ModelLayout {
     /// Where the transformer's files are (`config.json`, `tokenizer.json`, the weights).
     pub transformer_dir: PathBuf,
-    /// The weights: `model.safetensors`, or `pytorch_model.bin` when that is all there is.
+    /// The weights: `model.safetensors`, or `pytorch_model.bin` when that is all there is; for
+    /// the ONNX backend, the exported graph.
     pub weights_file: PathBuf,
-    /// The encoder's shape.
-    pub encoder: EncoderConfig,
+    /// The transformer's `config.json`.
+    pub config_file: PathBuf,
+    /// The transformer's widths and limits.
+    pub shape: ModelShape,
     /// How tokens become a sentence vector.
     pub pooling: Pooling,
     /// Whether vectors are L2-normalised (a `Normalize` module is listed).
@@ -86,8 +94,9 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, NativeError
 }
 
 impl ModelLayout {
-    /// Read the directory's configuration files; a missing or malformed one is an error naming it.
-    pub fn read(dir: &Path) -> Result<Self, NativeError> {
+    /// Read the directory's configuration files, finding the weights `backend` runs; a missing or
+    /// malformed file is an error naming it.
+    pub fn read(dir: &Path, backend: Backend) -> Result<Self, NativeError> {
         if !dir.is_dir() {
             return Err(NativeError::file(dir, "is not a model directory"));
         }
@@ -111,17 +120,31 @@ impl ModelLayout {
                 ));
             }
         }
-        let weights_file = WEIGHT_FILES
-            .iter()
-            .map(|file| transformer_dir.join(file))
-            .find(|path| path.is_file())
-            .ok_or_else(|| {
-                NativeError::file(
-                    &transformer_dir.join(WEIGHT_FILES[0]),
-                    "is missing (and there is no pytorch_model.bin); run `embedd fetch` for this model again",
-                )
-            })?;
-        let encoder = EncoderConfig::from_file(&transformer_dir.join("config.json"))?;
+        let weights_file = match backend {
+            Backend::Native => WEIGHT_FILES
+                .iter()
+                .map(|file| transformer_dir.join(file))
+                .find(|path| path.is_file())
+                .ok_or_else(|| {
+                    NativeError::file(
+                        &transformer_dir.join(WEIGHT_FILES[0]),
+                        "is missing (and there is no pytorch_model.bin); run `embedd fetch` for this model again",
+                    )
+                })?,
+            Backend::Onnx => {
+                let path = transformer_dir.join(ONNX_FILE);
+                if !path.is_file() {
+                    return Err(NativeError::file(
+                        &path,
+                        "is missing: the onnx provider reads the transformer exported there \
+                         (scripts/export_onnx.py makes one)",
+                    ));
+                }
+                path
+            }
+        };
+        let config_file = transformer_dir.join("config.json");
+        let shape = ModelShape::from_file(&config_file)?;
         let pooling = match find(".Pooling") {
             Some(m) => {
                 let path = dir.join(&m.path).join("config.json");
@@ -138,13 +161,12 @@ impl ModelLayout {
         } else {
             None
         };
-        let max_seq_length = configured
-            .unwrap_or(encoder.max_tokens())
-            .min(encoder.max_tokens());
-        if max_seq_length < 2 {
+        let max_seq_length = configured.unwrap_or(shape.max_tokens).min(shape.max_tokens);
+        if max_seq_length < 2 || max_seq_length == usize::MAX {
             return Err(NativeError::file(
                 &sbert_path,
-                "max_seq_length must leave room for the special tokens",
+                "max_seq_length must be set (the config has no position table) and leave room \
+                 for the special tokens",
             ));
         }
         let prompts_path = dir.join("config_sentence_transformers.json");
@@ -170,7 +192,8 @@ impl ModelLayout {
             normalize: find(".Normalize").is_some(),
             pooling,
             max_seq_length,
-            encoder,
+            config_file,
+            shape,
         })
     }
 }

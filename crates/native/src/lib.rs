@@ -9,6 +9,8 @@
 //! - [`tokenize`]: the model's `tokenizer.json`, truncating at the model's limit.
 //! - [`arch`]: the supported architectures (BERT, RoBERTa, MPNet) and their `config.json`.
 //! - [`encoder`]: one transformer encoder for all of them, run on real tokens only (no padding).
+//! - [`network`]: which engine computes the token states: [`encoder`], or (feature `onnx`) ONNX
+//!   Runtime on an exported graph ([`onnx`]), loaded at run time.
 //! - [`engine`]: a loaded model's parts, and the batch computation (texts to ids, ids to vectors).
 //! - [`ops`]: matrix products (and the row split that lets one text use every core).
 //! - [`quant`]: int8 linear layers (opt in per model): quantized weights, AVX-512 VNNI kernel.
@@ -58,6 +60,9 @@ pub mod error;
 pub mod heads;
 pub mod layout;
 pub mod model;
+pub mod network;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod ops;
 pub mod pooling;
 pub mod quant;
@@ -68,5 +73,6 @@ pub mod weights;
 
 pub use error::NativeError;
 pub use model::{LoadOptions, NativeModel};
+pub use network::Backend;
 pub use quant::Precision;
 pub use scheduler::{BatchFn, BatchLimits, Scheduler};

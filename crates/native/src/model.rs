@@ -8,11 +8,13 @@ use embedd_core::{
     EmbedError, EmbeddingModel, Embeddings, EncodeOptions, ModelInfo, Outputs, ProviderKind, Token,
 };
 
+use crate::arch::EncoderConfig;
 use crate::encoder::Encoder;
 use crate::engine::Engine;
 use crate::error::NativeError;
 use crate::heads::Heads;
 use crate::layout::{ModelLayout, Prompts};
+use crate::network::{Backend, Network};
 use crate::quant::{self, Precision};
 use crate::scheduler::{BatchLimits, Scheduler};
 use crate::tokenize::TextTokenizer;
@@ -31,6 +33,8 @@ pub struct LoadOptions {
     pub batch: BatchLimits,
     /// The vector space the caller puts the model in; the model id when `None`.
     pub space: Option<String>,
+    /// Which engine computes the token states.
+    pub backend: Backend,
 }
 
 impl Default for LoadOptions {
@@ -42,6 +46,7 @@ impl Default for LoadOptions {
             precision: Precision::F32,
             batch: BatchLimits::default(),
             space: None,
+            backend: Backend::Native,
         }
     }
 }
@@ -63,7 +68,7 @@ impl NativeModel {
         options: &LoadOptions,
     ) -> Result<Self, NativeError> {
         let threads = options.threads;
-        let mut layout = ModelLayout::read(dir)?;
+        let mut layout = ModelLayout::read(dir, options.backend)?;
         if let Some(limit) = options.max_tokens {
             if limit > layout.max_seq_length || limit < 2 {
                 return Err(NativeError::Unsupported(format!(
@@ -75,13 +80,12 @@ impl NativeModel {
         }
         // Checked before anything heavy is loaded.
         options.batch.check(layout.max_seq_length)?;
-        let weights = Weights::open(&layout.weights_file)?;
-        let encoder = Encoder::load(&weights, layout.encoder.clone(), options.precision)?;
         let tokenizer = TextTokenizer::load(
             &layout.transformer_dir.join("tokenizer.json"),
             layout.max_seq_length,
-            layout.encoder.vocab,
+            layout.shape.vocab,
         )?;
+        let network = load_network(&layout, &tokenizer, options)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .thread_name(|i| format!("embedd-infer-{i}"))
@@ -90,8 +94,8 @@ impl NativeModel {
                 NativeError::Unsupported(format!("cannot start inference threads: {e}"))
             })?;
         let kernel = quant::Kernel::detect();
-        tracing::info!(model = name, architecture = ?layout.encoder.architecture, layers = layout.encoder.layers,
-            hidden = layout.encoder.hidden, max_tokens = layout.max_seq_length, pooling = ?layout.pooling,
+        tracing::info!(model = name, model_type = %layout.shape.model_type, backend = ?options.backend,
+            hidden = layout.shape.hidden, max_tokens = layout.max_seq_length, pooling = ?layout.pooling,
             normalize = layout.normalize, threads, precision = ?options.precision,
             int8_kernel = kernel.name(), "native model loaded");
         if options.precision == Precision::Int8 && kernel == quant::Kernel::Portable {
@@ -103,13 +107,13 @@ impl NativeModel {
         let heads = Heads::load(
             dir,
             &layout.transformer_dir,
-            layout.encoder.hidden,
+            layout.shape.hidden,
             &tokenizer,
         )?;
         let outputs = heads.outputs();
         let engine = Arc::new(Engine {
             tokenizer,
-            encoder,
+            network,
             heads,
             pooling: layout.pooling,
             normalize: layout.normalize,
@@ -127,9 +131,12 @@ impl NativeModel {
         Ok(Self {
             info: ModelInfo {
                 name: name.to_owned(),
-                provider: ProviderKind::Native,
+                provider: match options.backend {
+                    Backend::Native => ProviderKind::Native,
+                    Backend::Onnx => ProviderKind::Onnx,
+                },
                 model_id: model_id.to_owned(),
-                dimensions: layout.encoder.hidden,
+                dimensions: layout.shape.hidden,
                 max_tokens: layout.max_seq_length,
                 space: options.space.clone().unwrap_or_else(|| model_id.to_owned()),
                 pooling: Some(layout.pooling.name().to_owned()),
@@ -188,6 +195,49 @@ impl NativeModel {
             .submit_for(ids, options.outputs)
             .await
             .map_err(|e| e.into_embed_error(&self.info.name))
+    }
+}
+
+/// The transformer `options.backend` runs, loaded from `layout`'s weights.
+fn load_network(
+    layout: &ModelLayout,
+    tokenizer: &TextTokenizer,
+    options: &LoadOptions,
+) -> Result<Network, NativeError> {
+    match options.backend {
+        Backend::Native => {
+            let config = EncoderConfig::from_file(&layout.config_file)?;
+            let weights = Weights::open(&layout.weights_file)?;
+            Ok(Network::Encoder(Box::new(Encoder::load(
+                &weights,
+                config,
+                options.precision,
+            )?)))
+        }
+        Backend::Onnx if options.precision != Precision::F32 => Err(NativeError::Unsupported(
+            "`quantize` applies to native models; an ONNX model runs the graph as exported"
+                .to_owned(),
+        )),
+        #[cfg(feature = "onnx")]
+        Backend::Onnx => {
+            let pad_id = ["[PAD]", "<pad>"]
+                .iter()
+                .find_map(|token| tokenizer.id_of(token))
+                .unwrap_or(0);
+            Ok(Network::Onnx(crate::onnx::OnnxNetwork::load(
+                &layout.weights_file,
+                layout.shape.hidden,
+                options.threads,
+                pad_id,
+            )?))
+        }
+        #[cfg(not(feature = "onnx"))]
+        Backend::Onnx => {
+            let _ = tokenizer;
+            Err(NativeError::Unsupported(
+                "this build of embedd has no ONNX backend (cargo feature `onnx`)".to_owned(),
+            ))
+        }
     }
 }
 

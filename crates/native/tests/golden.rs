@@ -6,11 +6,15 @@
 //! are alike, so their rounding errors are alike too and mean pooling cannot average them away.
 //! With one activation scale a token it took all-mpnet-base-v2 anywhere from 0.85 to 0.99;
 //! with a scale per 128 values it holds 0.994 (see `quant::QuantizedRows`).
+//!
+//! The `onnx` provider meets the same bar on all-MiniLM-L6-v2 exported by `scripts/export_onnx.py`.
 
-use std::path::PathBuf;
+mod common;
+
+use std::path::{Path, PathBuf};
 
 use embedd_core::vector::cosine;
-use embedd_native::{LoadOptions, NativeModel, Precision};
+use embedd_native::{Backend, LoadOptions, NativeModel, Precision};
 
 struct Golden {
     text: String,
@@ -51,7 +55,13 @@ fn check(hub_id: &str, file: &str, precision: Precision, floor: f64) {
         precision,
         ..LoadOptions::default()
     };
-    let model = NativeModel::load("m", hub_id, &model_dir(hub_id), &options).unwrap();
+    check_dir(hub_id, &model_dir(hub_id), &options, file, floor);
+}
+
+/// Every golden vector of `file` reproduced to `floor` by the model in `dir`.
+fn check_dir(hub_id: &str, dir: &Path, options: &LoadOptions, file: &str, floor: f64) {
+    let precision = options.precision;
+    let model = NativeModel::load("m", hub_id, dir, options).unwrap();
     let cases = golden(file);
     assert_eq!(cases.len(), 64);
     let texts: Vec<String> = cases.iter().map(|c| c.text.clone()).collect();
@@ -121,4 +131,31 @@ fn all_mpnet_base_v2_in_int8_stays_close() {
         Precision::Int8,
         0.99,
     );
+}
+
+#[cfg(feature = "onnx")]
+#[test]
+fn all_minilm_l6_v2_exported_to_onnx_matches_sentence_transformers() {
+    let hub_id = "sentence-transformers/all-MiniLM-L6-v2";
+    let dir = std::env::temp_dir().join(format!("embedd-onnx-golden-{}", std::process::id()));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/export_onnx.py");
+    let status = std::process::Command::new(common::python())
+        .arg(&script)
+        .arg(model_dir(hub_id))
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run scripts/export_onnx.py");
+    assert!(status.success(), "the export failed");
+    assert!(
+        !dir.join("model.safetensors").exists(),
+        "the ONNX directory holds no other weights"
+    );
+    let options = LoadOptions {
+        threads: 2,
+        backend: Backend::Onnx,
+        ..LoadOptions::default()
+    };
+    check_dir(hub_id, &dir, &options, "all-MiniLM-L6-v2.jsonl", 0.9999);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -46,7 +46,7 @@ impl ModelFactory for ProviderFactory {
     fn supports(&self, provider: ProviderKind) -> bool {
         match provider {
             ProviderKind::Native => cfg!(feature = "native"),
-            ProviderKind::Onnx => false,
+            ProviderKind::Onnx => cfg!(feature = "onnx"),
             _ => true,
         }
     }
@@ -64,11 +64,16 @@ impl ModelFactory for ProviderFactory {
                     .await
             }
             #[cfg(feature = "native")]
-            ProviderKind::Native => crate::native::build(config).await,
+            ProviderKind::Native => {
+                crate::native::build(config, embedd_native::Backend::Native).await
+            }
+            #[cfg(feature = "onnx")]
+            ProviderKind::Onnx => crate::native::build(config, embedd_native::Backend::Onnx).await,
             // `supports` refuses these at start-up; a registry built without that check says so here.
+            #[cfg(not(feature = "onnx"))]
             other => Err(EmbedError::Unavailable {
                 model: config.name.clone(),
-                reason: format!("the {other} provider is not part of this build of embedd yet"),
+                reason: format!("the {other} provider is not part of this build of embedd"),
             }),
         }
     }
@@ -81,6 +86,7 @@ mod tests {
 
     #[test]
     fn providers_this_build_lacks_are_refused_at_start_up() {
+        // `onnx` is a cargo feature: a build without it refuses the model at start-up.
         let config = Config::from_yaml(
             "embeddings:\n  default_model: h\n  models:\n    h: {provider: hash, dimensions: 64}\n    x: {provider: onnx, model_id: some/model}\n",
             &|_| None,
@@ -90,9 +96,14 @@ mod tests {
             &config.embeddings,
             std::sync::Arc::new(ProviderFactory::default()),
         );
-        let err = registry.check_providers().unwrap_err().to_string();
-        assert!(err.contains("embeddings.models.x.provider"), "{err}");
-        assert!(!err.contains("models.h"), "{err}");
+        let checked = registry.check_providers();
+        if cfg!(feature = "onnx") {
+            assert!(checked.is_ok(), "{checked:?}");
+        } else {
+            let err = checked.unwrap_err().to_string();
+            assert!(err.contains("embeddings.models.x.provider"), "{err}");
+            assert!(!err.contains("models.h"), "{err}");
+        }
     }
 
     #[tokio::test]

@@ -1,15 +1,19 @@
-//! The `native` provider: fetch the model's files if they are absent, then load them in-process.
+//! The `native` and `onnx` providers: fetch the model's files if they are absent, then load them
+//! in-process, the transformer run by embedd's own engine or by ONNX Runtime.
 
 use std::sync::Arc;
 
 use embedd_core::config::ConfigError;
 use embedd_core::{EmbedError, EmbeddingModel, ModelConfig};
 use embedd_fetch::Fetcher;
-use embedd_native::{BatchLimits, LoadOptions, NativeModel};
+use embedd_native::{Backend, BatchLimits, LoadOptions, NativeModel};
 
-/// Build the native model `config` describes: `model_id` is a catalog name, a hub id, or a path
-/// to a sentence-transformers directory.
-pub async fn build(config: &ModelConfig) -> Result<Arc<dyn EmbeddingModel>, EmbedError> {
+/// Build the model `config` describes on `backend`: `model_id` is a catalog name, a hub id, or a
+/// path to a sentence-transformers directory (with `onnx/model.onnx` for the ONNX backend).
+pub async fn build(
+    config: &ModelConfig,
+    backend: Backend,
+) -> Result<Arc<dyn EmbeddingModel>, EmbedError> {
     let name = config.name.clone();
     let model_id = config.model_id.clone().unwrap_or_else(|| name.clone());
     let defaults = BatchLimits::default();
@@ -23,6 +27,7 @@ pub async fn build(config: &ModelConfig) -> Result<Arc<dyn EmbeddingModel>, Embe
         },
         // The vector space is the config's to decide, not the engine's.
         space: Some(config.effective_space()),
+        backend,
         ..LoadOptions::default()
     };
     let unavailable = |reason: String| EmbedError::Unavailable {

@@ -6,6 +6,9 @@
 //! there are token-type embeddings, and MPNet's relative position bias.
 
 pub mod mpnet;
+mod shape;
+
+pub use shape::ModelShape;
 
 use std::path::Path;
 
@@ -172,10 +175,7 @@ impl EncoderConfig {
                 raw.hidden_size, raw.num_attention_heads
             ));
         }
-        let position_offset = match architecture {
-            Architecture::Bert => 0,
-            Architecture::Roberta | Architecture::MpNet => raw.pad_token_id.unwrap_or(1) + 1,
-        };
+        let position_offset = shape::position_offset(&raw.model_type, raw.pad_token_id);
         if raw.max_position_embeddings <= position_offset {
             return Err("max_position_embeddings leaves no room for a token".to_owned());
         }
