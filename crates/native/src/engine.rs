@@ -5,6 +5,7 @@ use embedd_core::vector::normalize;
 use embedd_core::{Outputs, SparseVector};
 use rayon::prelude::*;
 
+use crate::dense::Dense;
 use crate::error::NativeError;
 use crate::heads::Heads;
 use crate::network::Network;
@@ -31,6 +32,7 @@ pub struct Engine {
     pub(crate) network: Network,
     pub(crate) heads: Heads,
     pub(crate) pooling: Pooling,
+    pub(crate) dense: Vec<Dense>,
     pub(crate) normalize: bool,
     pub(crate) pool: rayon::ThreadPool,
 }
@@ -144,6 +146,9 @@ impl Engine {
     ) -> Result<SequenceOutput, NativeError> {
         let dim = self.network.hidden();
         let mut dense = self.pooling.apply(states, ids.len(), dim);
+        for layer in &self.dense {
+            dense = layer.apply(&dense);
+        }
         if self.normalize {
             normalize(&mut dense);
         }

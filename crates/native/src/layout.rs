@@ -42,6 +42,8 @@ pub struct ModelLayout {
     pub pooling: Pooling,
     /// Whether vectors are L2-normalised (a `Normalize` module is listed).
     pub normalize: bool,
+    /// The folders of the `Dense` modules after pooling, in order.
+    pub dense: Vec<PathBuf>,
     /// Tokens read per input, special tokens included; longer inputs are truncated.
     pub max_seq_length: usize,
     /// The model's named prompts (`config_sentence_transformers.json`).
@@ -82,6 +84,14 @@ struct Module {
     path: String,
 }
 
+/// `tokenizer_config.json`'s limit, which sentence-transformers falls back to (and which version 6
+/// writes instead of `max_seq_length`).
+#[derive(Deserialize)]
+struct TokenizerConfig {
+    #[serde(default)]
+    model_max_length: Option<f64>,
+}
+
 #[derive(Deserialize)]
 struct SentenceBertConfig {
     #[serde(default)]
@@ -107,6 +117,24 @@ impl ModelLayout {
             Vec::new()
         };
         let find = |suffix: &str| modules.iter().find(|m| m.kind.ends_with(suffix));
+        if let Some(other) = modules.iter().find(|m| {
+            ![".Transformer", ".Pooling", ".Dense", ".Normalize"]
+                .iter()
+                .any(|known| m.kind.ends_with(known))
+        }) {
+            return Err(NativeError::file(
+                &modules_path,
+                format!(
+                    "module `{}` is not supported (Transformer, Pooling, Dense and Normalize are)",
+                    other.kind
+                ),
+            ));
+        }
+        let dense = modules
+            .iter()
+            .filter(|m| m.kind.ends_with(".Dense"))
+            .map(|m| dir.join(&m.path))
+            .collect();
         let transformer_dir = match find(".Transformer") {
             Some(m) if !m.path.is_empty() => dir.join(&m.path),
             _ => dir.to_owned(),
@@ -161,6 +189,17 @@ impl ModelLayout {
         } else {
             None
         };
+        // Without max_seq_length, sentence-transformers takes the tokenizer's model_max_length
+        // (transformers writes ~1e30 for "none": such values are not limits).
+        let tokenizer_config = transformer_dir.join("tokenizer_config.json");
+        let configured = match configured {
+            Some(limit) => Some(limit),
+            None if tokenizer_config.is_file() => read_json::<TokenizerConfig>(&tokenizer_config)?
+                .model_max_length
+                .filter(|limit| *limit >= 1.0 && *limit < 1e9)
+                .map(|limit| limit as usize),
+            None => None,
+        };
         let max_seq_length = configured.unwrap_or(shape.max_tokens).min(shape.max_tokens);
         if max_seq_length < 2 || max_seq_length == usize::MAX {
             return Err(NativeError::file(
@@ -190,6 +229,7 @@ impl ModelLayout {
             weights_file,
             transformer_dir,
             normalize: find(".Normalize").is_some(),
+            dense,
             pooling,
             max_seq_length,
             config_file,

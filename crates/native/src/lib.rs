@@ -7,16 +7,19 @@
 //! - [`checkpoint`]: PyTorch checkpoints (BGE-M3's `.pt` heads, `pytorch_model.bin`) read without
 //!   Python, also mapped.
 //! - [`tokenize`]: the model's `tokenizer.json`, truncating at the model's limit.
-//! - [`arch`]: the supported architectures (BERT, RoBERTa, MPNet) and their `config.json`.
+//! - [`arch`]: the supported architectures (BERT, RoBERTa, MPNet; Qwen3, Gemma 3) and their
+//!   `config.json`.
 //! - [`encoder`]: one transformer encoder for all of them, run on real tokens only (no padding).
 //! - [`network`]: which engine computes the token states: [`encoder`], or (feature `onnx`) ONNX
 //!   Runtime on an exported graph ([`onnx`]), loaded at run time.
+//! - [`rotary`]: the rotary-position transformers (Qwen3, Gemma 3), run the same way.
 //! - [`engine`]: a loaded model's parts, and the batch computation (texts to ids, ids to vectors).
 //! - [`ops`]: matrix products (and the row split that lets one text use every core).
 //! - [`quant`]: int8 linear layers (opt in per model): quantized weights, AVX-512 VNNI kernel.
 //! - [`vmath`]: vectorised elementwise math: `exp`, GELU, softmax, layer norm.
 //! - [`heads`]: BGE-M3's sparse and multi-vector heads, on the same token states as the dense vector.
 //! - [`pooling`]: token states to one vector (mean, CLS, max, last token).
+//! - [`dense`]: sentence-transformers' `Dense` modules after pooling (EmbeddingGemma's two).
 //! - [`scheduler`]: requests cut into batches that take turns (a small request never waits behind
 //!   a large one), batches sized by measured time, a bounded queue in front; tested with a fake
 //!   batch function.
@@ -54,6 +57,7 @@ macro_rules! dispatch {
 
 pub mod arch;
 pub mod checkpoint;
+pub mod dense;
 pub mod encoder;
 pub mod engine;
 pub mod error;
@@ -66,6 +70,7 @@ pub mod onnx;
 pub mod ops;
 pub mod pooling;
 pub mod quant;
+pub mod rotary;
 pub mod scheduler;
 pub mod tokenize;
 pub mod vmath;

@@ -8,7 +8,9 @@ use embedd_core::{
     EmbedError, EmbeddingModel, Embeddings, EncodeOptions, ModelInfo, Outputs, ProviderKind, Token,
 };
 
+use crate::arch::rotary::RotaryConfig;
 use crate::arch::EncoderConfig;
+use crate::dense::Dense;
 use crate::encoder::Encoder;
 use crate::engine::Engine;
 use crate::error::NativeError;
@@ -16,6 +18,7 @@ use crate::heads::Heads;
 use crate::layout::{ModelLayout, Prompts};
 use crate::network::{Backend, Network};
 use crate::quant::{self, Precision};
+use crate::rotary::RotaryNetwork;
 use crate::scheduler::{BatchLimits, Scheduler};
 use crate::tokenize::TextTokenizer;
 use crate::weights::Weights;
@@ -111,11 +114,19 @@ impl NativeModel {
             &tokenizer,
         )?;
         let outputs = heads.outputs();
+        let mut dimensions = layout.shape.hidden;
+        let mut dense = Vec::with_capacity(layout.dense.len());
+        for dir in &layout.dense {
+            let layer = Dense::load(dir, dimensions)?;
+            dimensions = layer.output();
+            dense.push(layer);
+        }
         let engine = Arc::new(Engine {
             tokenizer,
             network,
             heads,
             pooling: layout.pooling,
+            dense,
             normalize: layout.normalize,
             pool,
         });
@@ -136,7 +147,7 @@ impl NativeModel {
                     Backend::Onnx => ProviderKind::Onnx,
                 },
                 model_id: model_id.to_owned(),
-                dimensions: layout.shape.hidden,
+                dimensions,
                 max_tokens: layout.max_seq_length,
                 space: options.space.clone().unwrap_or_else(|| model_id.to_owned()),
                 pooling: Some(layout.pooling.name().to_owned()),
@@ -206,13 +217,30 @@ fn load_network(
 ) -> Result<Network, NativeError> {
     match options.backend {
         Backend::Native => {
-            let config = EncoderConfig::from_file(&layout.config_file)?;
+            let path = &layout.config_file;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| NativeError::file(path, e.to_string()))?;
+            let rotary = RotaryConfig::from_json(&text)
+                .map_err(|message| NativeError::file(path, message))?;
             let weights = Weights::open(&layout.weights_file)?;
-            Ok(Network::Encoder(Box::new(Encoder::load(
-                &weights,
-                config,
-                options.precision,
-            )?)))
+            match rotary {
+                Some(_) if options.precision != Precision::F32 => Err(NativeError::Unsupported(
+                    "`quantize: int8` covers the BERT-family encoders; this model runs in f32"
+                        .to_owned(),
+                )),
+                Some(config) => Ok(Network::Rotary(Box::new(RotaryNetwork::load(
+                    &weights, config,
+                )?))),
+                None => {
+                    let config = EncoderConfig::from_json(&text)
+                        .map_err(|message| NativeError::file(path, message))?;
+                    Ok(Network::Encoder(Box::new(Encoder::load(
+                        &weights,
+                        config,
+                        options.precision,
+                    )?)))
+                }
+            }
         }
         Backend::Onnx if options.precision != Precision::F32 => Err(NativeError::Unsupported(
             "`quantize` applies to native models; an ONNX model runs the graph as exported"

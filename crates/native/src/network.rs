@@ -6,6 +6,7 @@ use crate::encoder::Encoder;
 use crate::error::NativeError;
 #[cfg(feature = "onnx")]
 use crate::onnx::OnnxNetwork;
+use crate::rotary::RotaryNetwork;
 
 /// Which engine computes a model's token states (the config's `provider: native` or `onnx`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,6 +22,8 @@ pub enum Backend {
 pub enum Network {
     /// A BERT-family encoder run by embedd.
     Encoder(Box<Encoder>),
+    /// A rotary-position transformer (Qwen3, Gemma 3) run by embedd.
+    Rotary(Box<RotaryNetwork>),
     /// An exported graph run by ONNX Runtime.
     #[cfg(feature = "onnx")]
     Onnx(OnnxNetwork),
@@ -31,6 +34,7 @@ impl Network {
     pub fn hidden(&self) -> usize {
         match self {
             Self::Encoder(encoder) => encoder.config().hidden,
+            Self::Rotary(network) => network.config().hidden,
             #[cfg(feature = "onnx")]
             Self::Onnx(onnx) => onnx.hidden(),
         }
@@ -40,7 +44,7 @@ impl Network {
     /// the engine hands it a whole batch instead of splitting the batch over its threads.
     pub fn threads_itself(&self) -> bool {
         match self {
-            Self::Encoder(_) => false,
+            Self::Encoder(_) | Self::Rotary(_) => false,
             #[cfg(feature = "onnx")]
             Self::Onnx(_) => true,
         }
@@ -51,6 +55,7 @@ impl Network {
     pub fn forward(&self, sequences: &[Vec<u32>], split: usize) -> Result<Vec<f32>, NativeError> {
         match self {
             Self::Encoder(encoder) => encoder.forward(sequences, split),
+            Self::Rotary(network) => network.forward(sequences, split),
             #[cfg(feature = "onnx")]
             Self::Onnx(onnx) => onnx.forward(sequences),
         }

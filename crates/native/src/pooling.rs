@@ -43,6 +43,9 @@ pub struct PoolingFlags {
     pooling_mode_mean_sqrt_len_tokens: bool,
     #[serde(default)]
     pooling_mode_lasttoken: bool,
+    /// sentence-transformers 6 writes one name instead of the flags.
+    #[serde(default)]
+    pooling_mode: Option<String>,
     /// Whether the prompt's tokens are pooled with the text's (sentence-transformers' default).
     #[serde(default = "pooled_prompt")]
     include_prompt: bool,
@@ -60,6 +63,16 @@ impl PoolingFlags {
                 "`include_prompt: false` (pooling without the prompt's tokens) is not supported yet"
                     .to_owned(),
             );
+        }
+        if let Some(name) = &self.pooling_mode {
+            return match name.as_str() {
+                "mean" | "mean_tokens" => Ok(Pooling::Mean),
+                "cls" | "cls_token" => Ok(Pooling::Cls),
+                "max" | "max_tokens" => Ok(Pooling::Max),
+                "lasttoken" | "last_token" => Ok(Pooling::LastToken),
+                "mean_sqrt_len_tokens" | "mean_sqrt_len" => Ok(Pooling::MeanSqrtLen),
+                other => Err(format!("pooling_mode `{other}` is not supported")),
+            };
         }
         let set: Vec<Pooling> = [
             (self.pooling_mode_mean_tokens, Pooling::Mean),
@@ -123,6 +136,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(flags.mode(), Ok(Pooling::Mean));
+        let named: PoolingFlags = serde_json::from_str(
+            r#"{"embedding_dimension": 64, "pooling_mode": "lasttoken", "include_prompt": true}"#,
+        )
+        .unwrap();
+        assert_eq!(named.mode(), Ok(Pooling::LastToken));
         let none: PoolingFlags = serde_json::from_str("{}").unwrap();
         assert!(none.mode().is_err());
     }

@@ -131,6 +131,48 @@ fn layer_norm_body(x: &mut [f32], dim: usize, gamma: &[f32], beta: &[f32], eps: 
     }
 }
 
+#[inline(always)]
+fn rms_norm_body(x: &mut [f32], dim: usize, weight: &[f32], eps: f32) {
+    for row in x.chunks_exact_mut(dim) {
+        let squares: f32 = row.iter().map(|v| v * v).sum();
+        let inv = 1.0 / (squares / dim as f32 + eps).sqrt();
+        for (v, w) in row.iter_mut().zip(weight) {
+            *v = *v * inv * w;
+        }
+    }
+}
+
+#[inline(always)]
+fn silu_gate_body(gate: &mut [f32], up: &[f32]) {
+    for (g, u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + exp(-*g)) * u;
+    }
+}
+
+#[inline(always)]
+fn gelu_tanh_gate_body(gate: &mut [f32], up: &[f32]) {
+    const C: f32 = 0.797_884_6; // √(2/π)
+    for (g, u) in gate.iter_mut().zip(up) {
+        let x = *g;
+        // tanh(y) = 1 - 2 / (e^{2y} + 1), through the clamped exp so it vectorises.
+        let y = C * (x + 0.044715 * x * x * x);
+        let tanh = 1.0 - 2.0 / (exp(2.0 * y) + 1.0);
+        *g = 0.5 * x * (1.0 + tanh) * u;
+    }
+}
+
+dispatch!(
+    /// Root-mean-square normalisation of each `dim`-long row, times `weight`, in place.
+    rms_norm, rms_norm_avx2, rms_norm_body, (x: &mut [f32], dim: usize, weight: &[f32], eps: f32)
+);
+dispatch!(
+    /// `gate = SiLU(gate) · up`, the SwiGLU feed-forward's middle (Qwen3), in place.
+    silu_gate, silu_gate_avx2, silu_gate_body, (gate: &mut [f32], up: &[f32])
+);
+dispatch!(
+    /// `gate = GELU_tanh(gate) · up`, GeGLU's middle (Gemma's `gelu_pytorch_tanh`), in place.
+    gelu_tanh_gate, gelu_tanh_gate_avx2, gelu_tanh_gate_body, (gate: &mut [f32], up: &[f32])
+);
 dispatch!(
     /// The exact (erf) GELU of BERT's `hidden_act: gelu`, in place.
     gelu, gelu_avx2, gelu_body, (x: &mut [f32])
@@ -147,6 +189,27 @@ dispatch!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gated_activations_and_rms_norm_match_their_formulas() {
+        let xs = [-6.0f32, -1.5, -0.2, 0.0, 0.3, 2.0, 9.0];
+        let up = [2.0f32; 7];
+        let (mut silu, mut gelu) = (xs, xs);
+        silu_gate(&mut silu, &up);
+        gelu_tanh_gate(&mut gelu, &up);
+        for (i, &x) in xs.iter().enumerate() {
+            let x64 = f64::from(x);
+            let want_silu = 2.0 * x64 / (1.0 + (-x64).exp());
+            let inner = (2.0 / std::f64::consts::PI).sqrt() * (x64 + 0.044715 * x64.powi(3));
+            let want_gelu = x64 * (1.0 + inner.tanh());
+            assert!((f64::from(silu[i]) - want_silu).abs() < 1e-5, "silu {x}");
+            assert!((f64::from(gelu[i]) - want_gelu).abs() < 1e-5, "gelu {x}");
+        }
+        let mut row = [3.0f32, 4.0];
+        rms_norm(&mut row, 2, &[1.0, 2.0], 0.0);
+        let rms = (12.5f32).sqrt();
+        assert!((row[0] - 3.0 / rms).abs() < 1e-6 && (row[1] - 8.0 / rms).abs() < 1e-6);
+    }
 
     #[test]
     fn exp_is_accurate_over_the_softmax_range() {

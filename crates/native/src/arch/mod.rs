@@ -1,11 +1,14 @@
-//! The encoder architectures embedd runs, read from a model's `config.json`.
+//! The architectures embedd runs, read from a model's `config.json`.
 //!
-//! The set is closed: BERT (all-MiniLM-L6-v2, BGE v1.5), RoBERTa and XLM-RoBERTa (CodeBERT, BGE-M3's
-//! dense output), and MPNet (all-mpnet-base-v2). They share one encoder ([`crate::encoder`]);
+//! The set is closed. BERT-family encoders: BERT (all-MiniLM-L6-v2, BGE v1.5), RoBERTa and
+//! XLM-RoBERTa (CodeBERT, BGE-M3), and MPNet (all-mpnet-base-v2); and the rotary-position
+//! transformers of [`rotary`] (Qwen3-Embedding, EmbeddingGemma), run by [`crate::rotary`].
+//! The encoders share one forward pass ([`crate::encoder`]);
 //! what differs is told by [`Architecture`]: tensor names, where position ids start, whether
 //! there are token-type embeddings, and MPNet's relative position bias.
 
 pub mod mpnet;
+pub mod rotary;
 mod shape;
 
 pub use shape::ModelShape;
