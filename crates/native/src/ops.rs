@@ -219,6 +219,13 @@ pub fn add_in_place(x: &mut [f32], y: &[f32]) {
     }
 }
 
+/// `x[i] *= y[i]`.
+pub fn mul_in_place(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a *= b;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

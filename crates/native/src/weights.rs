@@ -34,6 +34,26 @@ impl Tensor {
     }
 }
 
+impl Tensor {
+    /// Rows `start..start + count` of a matrix, sharing the mapped file (a fused projection's
+    /// parts: ModernBERT keeps Q, K and V in one tensor).
+    pub fn rows(&self, start: usize, count: usize) -> Option<Tensor> {
+        let [rows, cols] = self.shape[..] else {
+            return None;
+        };
+        if start + count > rows {
+            return None;
+        }
+        let row_bytes = cols * std::mem::size_of::<f32>();
+        let from = self.bytes.start + start * row_bytes;
+        Some(Tensor {
+            map: self.map.clone(),
+            bytes: from..from + count * row_bytes,
+            shape: vec![count, cols],
+        })
+    }
+}
+
 /// The tensors of one weights file, by name.
 pub struct Weights {
     path: PathBuf,

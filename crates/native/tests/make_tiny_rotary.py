@@ -1,4 +1,5 @@
-"""Make small random-weight Qwen3-Embedding and EmbeddingGemma models and their reference vectors.
+"""Make small random-weight Qwen3-Embedding, EmbeddingGemma and ModernBERT embedding models and
+their reference vectors.
 
 usage: make_tiny_rotary.py OUT_DIR < texts.json > reference.json
 Each model is a sentence-transformers directory laid out as the real repository is, built from
@@ -10,6 +11,9 @@ sentence-transformers' own modules and saved by it:
 - tiny-embeddinggemma: Gemma 3's text model (bidirectional, sliding-window and global layers with
   their own RoPE bases), mean pooling, two Dense layers, Normalize; <bos> ... <eos> around each
   text; the repository's `query` and `document` prompts.
+- tiny-modernbert-embed: ModernBERT (global and local layers, a window of 8 tokens, fused
+  projections, layer norms without bias), mean pooling, Normalize; [CLS] ... [SEP]; the
+  `search_query: ` and `search_document: ` prompts of nomic-ai/modernbert-embed-base.
 
 Tokenizers are byte-level BPE models trained here with `tokenizers`. The reference is
 sentence-transformers itself, all texts in one batch (so padding is exercised), once without a
@@ -26,7 +30,10 @@ import torch  # noqa: E402
 from sentence_transformers import SentenceTransformer, models  # noqa: E402
 from tokenizers import ByteLevelBPETokenizer  # noqa: E402
 from tokenizers.processors import TemplateProcessing  # noqa: E402
-from transformers import Gemma3TextConfig, Gemma3TextModel, PreTrainedTokenizerFast, Qwen3Config, Qwen3Model  # noqa: E402
+from transformers import (  # noqa: E402
+    Gemma3TextConfig, Gemma3TextModel, ModernBertConfig, ModernBertModel, PreTrainedTokenizerFast, Qwen3Config,
+    Qwen3Model,
+)
 
 out = sys.argv[1]
 texts = json.load(sys.stdin)
@@ -52,6 +59,8 @@ def randomise(model):
     for name, p in model.named_parameters():
         if "norm" in name:  # norms near their neutral value, as trained models are
             p.data.normal_(0.0, 0.1).add_(0.0 if "gemma" in type(model).__name__.lower() else 1.0)
+        elif name.endswith("bias"):
+            p.data.normal_(0.0, 0.1)
         else:
             p.data.normal_(0.0, 0.2)
 
@@ -103,4 +112,15 @@ for layer in dense:
 reference["tiny-embeddinggemma"] = save(
     "tiny-embeddinggemma", gemma, gemma_tokenizer, dense, "mean",
     {"query": "task: search result | query: ", "document": "title: none | text: "})
+modern_tokenizer = tokenizer(["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"], "[CLS] $A [SEP]", cls_token="[CLS]",
+                             sep_token="[SEP]", pad_token="[PAD]", unk_token="[UNK]", mask_token="[MASK]")
+modern = ModernBertModel(ModernBertConfig(vocab_size=len(modern_tokenizer), hidden_size=64, intermediate_size=96,
+                                          num_hidden_layers=4, num_attention_heads=4, local_attention=8,
+                                          global_attn_every_n_layers=3, global_rope_theta=160000.0,
+                                          local_rope_theta=10000.0, max_position_embeddings=512, pad_token_id=0,
+                                          cls_token_id=1, sep_token_id=2, norm_bias=False)).eval()
+randomise(modern)
+reference["tiny-modernbert-embed"] = save(
+    "tiny-modernbert-embed", modern, modern_tokenizer, [], "mean",
+    {"query": "search_query: ", "document": "search_document: "})
 json.dump(reference, sys.stdout)

@@ -1,8 +1,8 @@
-//! Qwen3-Embedding and EmbeddingGemma against sentence-transformers, on small random-weight models
-//! laid out as the real repositories are (`make_tiny_rotary.py`): causal and bidirectional
-//! attention, grouped-query heads, sliding windows with their own RoPE base, last-token and mean
-//! pooling, Dense modules after pooling, and each model's prompts; inputs longer than the model
-//! reads, several scripts, one character.
+//! Qwen3-Embedding, EmbeddingGemma and ModernBERT against sentence-transformers, on small
+//! random-weight models laid out as the real repositories are (`make_tiny_rotary.py`): causal and
+//! bidirectional attention, grouped-query heads, sliding windows with their own RoPE base, fused
+//! projections, last-token and mean pooling, Dense modules after pooling, and each model's
+//! prompts; inputs longer than the model reads, several scripts, one character.
 
 mod common;
 
@@ -16,7 +16,7 @@ use embedd_native::{LoadOptions, NativeModel};
 type Reference = BTreeMap<String, BTreeMap<String, Vec<Vec<f32>>>>;
 
 #[test]
-fn qwen3_embedding_and_embeddinggemma_match_sentence_transformers() {
+fn qwen3_embedding_embeddinggemma_and_modernbert_match_sentence_transformers() {
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("tiny-rotary-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
@@ -31,7 +31,7 @@ fn qwen3_embedding_and_embeddinggemma_match_sentence_transformers() {
     .to_vec();
     let reference: Reference =
         common::run_script("make_tiny_rotary.py", &[out.as_os_str()], &texts);
-    assert_eq!(reference.len(), 2);
+    assert_eq!(reference.len(), 3);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for (name, by_prompt) in reference {
         let options = LoadOptions {

@@ -1,7 +1,9 @@
 //! The rotary-position transformers, read from `config.json`: Qwen3 (Qwen3-Embedding: causal,
-//! RMSNorm, SwiGLU, grouped-query attention with per-head q/k norms) and Gemma 3's text model
+//! RMSNorm, SwiGLU, grouped-query attention with per-head q/k norms), Gemma 3's text model
 //! (EmbeddingGemma: bidirectional, sliding-window layers with their own RoPE base, Gemma's
-//! `1 + w` RMSNorm, norms after attention and feed-forward, scaled embeddings).
+//! `1 + w` RMSNorm, norms after attention and feed-forward, scaled embeddings) and ModernBERT
+//! (modernbert-embed, gte-modernbert: bidirectional, local and global layers, layer norms without
+//! bias, fused projections, GeGLU).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,6 +16,9 @@ pub enum RotaryFamily {
     /// Gemma 3: norms before and after each block, tanh-GELU-gated feed-forward, embeddings
     /// scaled by √hidden, RMSNorm weights stored as `w - 1`.
     Gemma3,
+    /// ModernBERT: pre-norm layers with layer norms, fused Q/K/V and gated-GELU projections, a
+    /// normalised embedding and no norm before the first layer's attention.
+    ModernBert,
 }
 
 /// Which tokens a layer's attention sees.
@@ -101,6 +106,16 @@ struct Raw {
     use_bidirectional_attention: Option<bool>,
     #[serde(default)]
     attn_logit_softcapping: Option<f64>,
+    #[serde(default)]
+    norm_eps: Option<f64>,
+    #[serde(default)]
+    local_attention: Option<usize>,
+    #[serde(default)]
+    global_attn_every_n_layers: Option<usize>,
+    #[serde(default)]
+    global_rope_theta: Option<f64>,
+    #[serde(default)]
+    local_rope_theta: Option<f64>,
 }
 
 /// RoPE's θ for `layer_type` (`full_attention`, `sliding_attention`): transformers 5 writes
@@ -121,9 +136,13 @@ fn rope_theta(raw: &Raw, layer_type: &str) -> Result<f64, String> {
         }
     }
     let local = (layer_type == "sliding_attention")
-        .then_some(raw.rope_local_base_freq)
+        .then_some(raw.rope_local_base_freq.or(raw.local_rope_theta))
+        .flatten();
+    let global = (layer_type == "full_attention")
+        .then_some(raw.global_rope_theta)
         .flatten();
     local
+        .or(global)
         .or(raw.rope_theta)
         .ok_or_else(|| "the config gives no rope_theta".to_owned())
 }
@@ -135,6 +154,7 @@ impl RotaryConfig {
         let family = match probe["model_type"].as_str() {
             Some("qwen3") => RotaryFamily::Qwen3,
             Some("gemma3_text") => RotaryFamily::Gemma3,
+            Some("modernbert") => RotaryFamily::ModernBert,
             _ => return Ok(None),
         };
         let raw: Raw =
@@ -146,6 +166,7 @@ impl RotaryConfig {
         let expected_act = match family {
             RotaryFamily::Qwen3 => "silu",
             RotaryFamily::Gemma3 => "gelu_pytorch_tanh",
+            RotaryFamily::ModernBert => "gelu",
         };
         if act.is_some_and(|a| a != expected_act) {
             return Err(format!(
@@ -187,6 +208,21 @@ impl RotaryConfig {
             (None, RotaryFamily::Qwen3) => {
                 vec!["full_attention".to_owned(); raw.num_hidden_layers]
             }
+            // Older ModernBERT configs: every `global_attn_every_n_layers`-th layer from the
+            // first is global.
+            (None, RotaryFamily::ModernBert) => {
+                let every = raw.global_attn_every_n_layers.unwrap_or(3).max(1);
+                (0..raw.num_hidden_layers)
+                    .map(|i| {
+                        if i % every == 0 {
+                            "full_attention"
+                        } else {
+                            "sliding_attention"
+                        }
+                        .to_owned()
+                    })
+                    .collect()
+            }
         };
         if types.len() != raw.num_hidden_layers {
             return Err(format!(
@@ -195,22 +231,24 @@ impl RotaryConfig {
                 raw.num_hidden_layers
             ));
         }
-        let sliding_used = family == RotaryFamily::Gemma3 || raw.use_sliding_window == Some(true);
-        let bidirectional =
-            family == RotaryFamily::Gemma3 && raw.use_bidirectional_attention == Some(true);
+        let sliding_used = family != RotaryFamily::Qwen3 || raw.use_sliding_window == Some(true);
+        let bidirectional = match family {
+            RotaryFamily::Qwen3 => false,
+            RotaryFamily::Gemma3 => raw.use_bidirectional_attention == Some(true),
+            RotaryFamily::ModernBert => true,
+        };
         // transformers' Gemma3TextConfig: a bidirectional model's window is read as
         // `sliding_window / 2 + 1` (keys closer than that on either side), and written back as
         // `(window - 1) * 2`; the file holds the written form.
-        let window =
-            raw.sliding_window.filter(|w| *w > 0).map(
-                |w| {
-                    if bidirectional {
-                        w / 2 + 1
-                    } else {
-                        w
-                    }
-                },
-            );
+        // ModernBERT: `local_attention` is the whole window, keys at most half of it away.
+        let window = match family {
+            RotaryFamily::ModernBert => Some(raw.local_attention.unwrap_or(128) / 2 + 1),
+            _ => {
+                raw.sliding_window
+                    .filter(|w| *w > 0)
+                    .map(|w| if bidirectional { w / 2 + 1 } else { w })
+            }
+        };
         let layers = types
             .iter()
             .map(|kind| {
@@ -230,7 +268,7 @@ impl RotaryConfig {
             .collect::<Result<_, String>>()?;
         let scale = match family {
             RotaryFamily::Gemma3 => raw.query_pre_attn_scalar.unwrap_or(head_dim as f64),
-            RotaryFamily::Qwen3 => head_dim as f64,
+            RotaryFamily::Qwen3 | RotaryFamily::ModernBert => head_dim as f64,
         }
         .powf(-0.5) as f32;
         Ok(Some(Self {
@@ -240,7 +278,10 @@ impl RotaryConfig {
             kv_heads,
             head_dim,
             intermediate: raw.intermediate_size,
-            eps: raw.rms_norm_eps.unwrap_or(1e-6) as f32,
+            eps: raw.rms_norm_eps.or(raw.norm_eps).unwrap_or(match family {
+                RotaryFamily::ModernBert => 1e-5,
+                _ => 1e-6,
+            }) as f32,
             vocab: raw.vocab_size,
             causal: !bidirectional,
             scale,
