@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{copy_tree, installed_model, run_with_env, scratch_dir};
+use common::{copy_tree, installed_model, python_with, run_with_env, scratch_dir};
 
 const MINILM: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
@@ -67,12 +67,9 @@ fn fetch_copies_from_a_hugging_face_cache_layout() {
     assert!(leftovers.is_empty(), "no staging directory is left behind");
 }
 
-#[test]
-fn fetch_downloads_from_a_hub_endpoint() {
-    let source = installed_model(MINILM);
-    let scratch = scratch_dir("hub");
-    let served = scratch.join("www/test-org/mini-lm/resolve/main");
-    copy_tree(&source, &served);
+/// A static file server on 127.0.0.1 over `www`, laid out as the hub's `{id}/resolve/main/`;
+/// the process and its address.
+fn serve(www: &Path) -> (std::process::Child, String) {
     let mut server = Command::new("python3")
         .args([
             "-u",
@@ -83,7 +80,7 @@ fn fetch_downloads_from_a_hub_endpoint() {
             "127.0.0.1",
             "--directory",
         ])
-        .arg(scratch.join("www"))
+        .arg(www)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -100,6 +97,16 @@ fn fetch_downloads_from_a_hub_endpoint() {
         .expect("address")
         .trim_end_matches('/')
         .to_owned();
+    (server, endpoint)
+}
+
+#[test]
+fn fetch_downloads_from_a_hub_endpoint() {
+    let source = installed_model(MINILM);
+    let scratch = scratch_dir("hub");
+    let served = scratch.join("www/test-org/mini-lm/resolve/main");
+    copy_tree(&source, &served);
+    let (mut server, endpoint) = serve(&scratch.join("www"));
 
     let models = scratch.join("models");
     let env = [
@@ -256,5 +263,102 @@ fn damaged_user_directories_are_named_too() {
             stderr.contains(file) && !stderr.contains("panicked"),
             "{case}: {stderr}"
         );
+    }
+}
+
+/// Run one of the native crate's scripts that make a tiny model under `out`.
+fn make_tiny(script: &str, out: &Path) {
+    let python = python_with(&["sentence-transformers"]);
+    let mut child = Command::new(python)
+        .arg(format!(
+            "{}/../native/tests/{script}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .arg(out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the script");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"["a text"]"#)
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn fetch_takes_dense_modules_heads_and_pytorch_weights_from_the_hub() {
+    let scratch = scratch_dir("hub-layouts");
+    let made = scratch.join("made");
+    make_tiny("make_tiny_rotary.py", &made);
+    make_tiny("make_tiny_bge_m3.py", &made);
+    let www = scratch.join("www/test-org");
+    // EmbeddingGemma's layout: two Dense modules with weights of their own.
+    copy_tree(
+        &made.join("tiny-embeddinggemma"),
+        &www.join("tiny-gemma/resolve/main"),
+    );
+    // BGE-M3's: the two heads, and here only a PyTorch checkpoint for the transformer.
+    let bge = www.join("tiny-bge/resolve/main");
+    copy_tree(&made.join("tiny-bge-m3"), &bge);
+    std::fs::remove_file(bge.join("model.safetensors")).unwrap();
+    std::fs::copy(
+        made.join("pytorch_model.bin"),
+        bge.join("pytorch_model.bin"),
+    )
+    .unwrap();
+    let (mut server, endpoint) = serve(&scratch.join("www"));
+    let models = scratch.join("models");
+    let env = [
+        ("EMBEDD_MODEL_DIR", models.as_os_str()),
+        ("HF_ENDPOINT", OsStr::new(&endpoint)),
+        ("EMBEDD_PYTHON", OsStr::new("/nonexistent/python")),
+        ("HF_HOME", scratch.as_os_str()),
+    ];
+    let (ok, _, stderr) =
+        run_with_env(&["fetch", "test-org/tiny-gemma", "test-org/tiny-bge"], &env);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(ok, "{stderr}");
+    for file in [
+        "test-org--tiny-gemma/2_Dense/model.safetensors",
+        "test-org--tiny-gemma/3_Dense/model.safetensors",
+        "test-org--tiny-bge/sparse_linear.pt",
+        "test-org--tiny-bge/colbert_linear.pt",
+        "test-org--tiny-bge/pytorch_model.bin",
+    ] {
+        assert!(models.join(file).is_file(), "{file} was fetched");
+    }
+    // Each loads by its hub id and gives the vector the original directory gives.
+    for (hub_id, original) in [
+        ("test-org/tiny-gemma", made.join("tiny-embeddinggemma")),
+        ("test-org/tiny-bge", made.join("tiny-bge-m3")),
+    ] {
+        let mut vectors = Vec::new();
+        for model_id in [hub_id, original.to_str().unwrap()] {
+            let config = scratch.join("config.yaml");
+            std::fs::write(
+                &config,
+                format!("embeddings:\n  default_model: m\n  models:\n    m: {{provider: native, model_id: '{model_id}'}}\n"),
+            )
+            .unwrap();
+            let (ok, stdout, stderr) = run_with_env(
+                &["embed", "--config", config.to_str().unwrap(), "hello world"],
+                &env,
+            );
+            assert!(ok, "{model_id}: {stderr}");
+            let answer: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+            vectors.push(answer["embedding"].clone());
+        }
+        assert_eq!(vectors[0], vectors[1], "{hub_id}");
     }
 }

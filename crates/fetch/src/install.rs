@@ -12,8 +12,18 @@ use sha2::{Digest, Sha256};
 use crate::catalog::KnownModel;
 use crate::error::FetchError;
 
-/// The files a model directory must hold to load.
-pub const REQUIRED_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+/// The files a model directory must hold to load, besides its weights.
+pub const REQUIRED_FILES: [&str; 2] = ["config.json", "tokenizer.json"];
+
+/// The transformer's weights, in the forms embedd loads; a model directory holds at least one:
+/// safetensors, a PyTorch checkpoint (read without Python), or an ONNX export.
+pub const WEIGHT_FILES: [&str; 3] = ["model.safetensors", "pytorch_model.bin", "onnx/model.onnx"];
+
+/// Whether `dir` holds every required file and some weights.
+pub fn complete(dir: &Path) -> bool {
+    REQUIRED_FILES.iter().all(|f| dir.join(f).is_file())
+        && WEIGHT_FILES.iter().any(|f| dir.join(f).is_file())
+}
 
 /// The manifest written into every installed model directory.
 pub const MANIFEST: &str = "embedd-manifest.json";
@@ -88,6 +98,13 @@ impl Staging {
                     message: "is missing from what the source provided".to_owned(),
                 });
             }
+        }
+        if !complete(&self.path) {
+            return Err(FetchError::Corrupt {
+                path: self.path.join(WEIGHT_FILES[0]),
+                message: "is missing from what the source provided (and so is pytorch_model.bin)"
+                    .to_owned(),
+            });
         }
         let mut files = BTreeMap::new();
         for path in walk(&self.path)? {

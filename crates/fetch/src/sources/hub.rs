@@ -8,15 +8,18 @@ use reqwest::StatusCode;
 
 use super::{bar, copy_into};
 use crate::error::FetchError;
-use crate::install::REQUIRED_FILES;
+use crate::install::{REQUIRED_FILES, WEIGHT_FILES};
 use crate::Fetcher;
 
-/// Files sentence-transformers reads besides the required ones; absent ones are fine.
-const OPTIONAL_FILES: [&str; 4] = [
+/// Files sentence-transformers reads besides the required ones, and BGE-M3's two heads
+/// (FlagEmbedding's); absent ones are fine.
+const OPTIONAL_FILES: [&str; 6] = [
     "sentence_bert_config.json",
     "config_sentence_transformers.json",
     "special_tokens_map.json",
     "tokenizer_config.json",
+    "sparse_linear.pt",
+    "colbert_linear.pt",
 ];
 
 /// Download `id`'s files into `dest`. Fails fast when the hub cannot be reached.
@@ -48,8 +51,10 @@ pub(super) fn fill(fetcher: &Fetcher, id: &str, dest: &Path) -> Result<(), Fetch
         progress.finish_and_clear();
         Ok(true)
     };
-    // modules.json first: it says which module folders (1_Pooling, ...) hold configs too.
+    // modules.json first: it says which module folders (1_Pooling, ...) hold configs too, and
+    // which hold weights of their own (Dense layers after pooling).
     let mut extra = Vec::new();
+    let mut dense = Vec::new();
     if get("modules.json", false)? {
         let text = std::fs::read_to_string(dest.join("modules.json"))
             .map_err(|e| FetchError::io(&dest.join("modules.json"), e))?;
@@ -58,7 +63,13 @@ pub(super) fn fill(fetcher: &Fetcher, id: &str, dest: &Path) -> Result<(), Fetch
         for module in modules {
             match module["path"].as_str() {
                 Some(path) if !path.is_empty() && !path.contains("..") => {
-                    extra.push(format!("{path}/config.json"))
+                    extra.push(format!("{path}/config.json"));
+                    if module["type"]
+                        .as_str()
+                        .is_some_and(|t| t.ends_with(".Dense"))
+                    {
+                        dense.push(path.to_owned());
+                    }
                 }
                 _ => {}
             }
@@ -67,8 +78,37 @@ pub(super) fn fill(fetcher: &Fetcher, id: &str, dest: &Path) -> Result<(), Fetch
     for file in REQUIRED_FILES {
         get(file, true)?;
     }
+    // The weights: safetensors where the repository has them, else the PyTorch checkpoint.
+    let weights = &WEIGHT_FILES[..2];
+    let mut found = false;
+    for file in weights {
+        if get(file, false)? {
+            found = true;
+            break;
+        }
+    }
+    if !found {
+        return Err(FetchError::Source(format!(
+            "{id} has neither {} nor {}",
+            weights[0], weights[1]
+        )));
+    }
     for file in OPTIONAL_FILES.iter().map(|f| f.to_string()).chain(extra) {
         get(&file, false)?;
+    }
+    for path in dense {
+        let mut found = false;
+        for file in weights {
+            if get(&format!("{path}/{file}"), false)? {
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            return Err(FetchError::Source(format!(
+                "{id}: the Dense module {path} has no weights"
+            )));
+        }
     }
     Ok(())
 }

@@ -38,11 +38,7 @@ fn candidates(id: &str) -> Vec<PathBuf> {
 pub(super) fn fill(fetcher: &Fetcher, id: &str, dest: &Path) -> Result<(), FetchError> {
     let found = candidates(id)
         .into_iter()
-        .find(|dir| {
-            crate::install::REQUIRED_FILES
-                .iter()
-                .all(|f| dir.join(f).is_file())
-        })
+        .find(|dir| crate::install::complete(dir))
         .ok_or_else(|| {
             FetchError::Source("not in the Hugging Face or sentence-transformers cache".to_owned())
         })?;
@@ -63,6 +59,13 @@ pub(super) fn fill(fetcher: &Fetcher, id: &str, dest: &Path) -> Result<(), Fetch
     Ok(())
 }
 
+/// A PyPI-style checkpoint beside a safetensors file holding the same weights: not copied.
+fn superseded(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|name| name == "pytorch_model.bin")
+        && path.with_file_name("model.safetensors").is_file()
+}
+
 /// The wanted files under `dir`, with their paths relative to it.
 fn files_under(dir: &Path) -> Result<Vec<(PathBuf, String)>, FetchError> {
     let mut out = Vec::new();
@@ -78,7 +81,7 @@ fn files_under(dir: &Path) -> Result<Vec<(PathBuf, String)>, FetchError> {
                 if wanted(&format!("{relative}/x.json")) {
                     stack.push(path);
                 }
-            } else if wanted(&relative) {
+            } else if wanted(&relative) && !superseded(&path) {
                 out.push((path, relative));
             }
         }

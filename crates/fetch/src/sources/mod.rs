@@ -98,8 +98,9 @@ fn copy_into(mut reader: impl Read, dest: &Path, bar: &ProgressBar) -> Result<u6
     Ok(total)
 }
 
-/// Whether a file in a model repository is one embedd needs (configs, tokenizer, safetensors),
-/// as opposed to weights in other formats that would only take disk space.
+/// Whether a file in a model repository is one embedd needs (configs, tokenizer, safetensors, a
+/// PyTorch checkpoint where there is no safetensors, BGE-M3's two heads), as opposed to weights
+/// in other formats that would only take disk space.
 fn wanted(relative: &str) -> bool {
     let name = relative.rsplit('/').next().unwrap_or(relative);
     let skipped_dir = relative
@@ -110,7 +111,10 @@ fn wanted(relative: &str) -> bool {
         && (name.ends_with(".json")
             || name.ends_with(".txt")
             || name.ends_with(".model")
-            || name == "model.safetensors")
+            || name == "model.safetensors"
+            || name == "pytorch_model.bin"
+            || name == "sparse_linear.pt"
+            || name == "colbert_linear.pt")
 }
 
 #[cfg(test)]
@@ -123,11 +127,14 @@ mod tests {
             "1_Pooling/config.json",
             "vocab.txt",
             "sentencepiece.bpe.model",
+            "2_Dense/model.safetensors",
+            "sparse_linear.pt",
+            "colbert_linear.pt",
+            "pytorch_model.bin",
         ] {
             assert!(super::wanted(yes), "{yes}");
         }
         for no in [
-            "pytorch_model.bin",
             "onnx/model.onnx",
             "onnx/config.json",
             "desktop.ini",
