@@ -30,6 +30,9 @@ pub struct ModelInfo {
     pub outputs: Outputs,
     /// The names of its prompts (sentence-transformers' `prompts`: `query`, `document`, ...).
     pub prompts: Vec<String>,
+    /// The widths it was trained to be cut to (Matryoshka), largest first, where its files say;
+    /// `dimensions` in a request may take any width, these keep most of the quality.
+    pub trained_dimensions: Vec<usize>,
 }
 
 /// How one call should treat its inputs; the pipeline sets it per request and per attempt.

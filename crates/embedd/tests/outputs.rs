@@ -43,6 +43,12 @@ fn generate_and_embed_sparse_give_the_reference_outputs() {
     );
     let reference: Vec<Value> = serde_json::from_slice(&output.stdout).expect("reference JSON");
 
+    // A model card as sentence-transformers writes it after Matryoshka training.
+    std::fs::write(
+        out.join("tiny-bge-m3/README.md"),
+        "---\ntags:\n- loss:MatryoshkaLoss\n---\n```json\n{\"matryoshka_dims\": [32, 64]}\n```\n",
+    )
+    .expect("write the model card");
     let config = out.join("config.yaml");
     std::fs::write(
         &config,
@@ -59,6 +65,10 @@ fn generate_and_embed_sparse_give_the_reference_outputs() {
     assert!(
         listing.contains("outputs: dense, sparse, multi_vector"),
         "`embedd models` shows what the model gives: {listing}"
+    );
+    assert!(
+        listing.contains("trained dimensions: 64, 32"),
+        "and the widths it was trained to be cut to: {listing}"
     );
     let server = Server::start(&["--config", config]);
 

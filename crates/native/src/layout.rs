@@ -48,6 +48,29 @@ pub struct ModelLayout {
     pub max_seq_length: usize,
     /// The model's named prompts (`config_sentence_transformers.json`).
     pub prompts: Prompts,
+    /// The widths it was trained to be cut to (Matryoshka), from its model card.
+    pub trained_dimensions: Vec<usize>,
+}
+
+/// The Matryoshka widths a model card (`README.md`) records: sentence-transformers writes the
+/// training loss's parameters there, `"matryoshka_dims": [768, 512, 256, 128, 64]`. Largest first;
+/// empty when the card does not say (or is absent).
+pub fn trained_dimensions(card: &str) -> Vec<usize> {
+    let Some(at) = card.find("\"matryoshka_dims\"") else {
+        return Vec::new();
+    };
+    let rest = &card[at..];
+    let list = rest
+        .find('[')
+        .zip(rest.find(']'))
+        .filter(|(open, close)| open < close)
+        .map(|(open, close)| &rest[open..=close]);
+    let mut dims: Vec<usize> = list
+        .and_then(|list| serde_json::from_str(list).ok())
+        .unwrap_or_default();
+    dims.sort_unstable_by(|a, b| b.cmp(a));
+    dims.dedup();
+    dims
 }
 
 /// Texts put before the input, by name, as sentence-transformers' `prompts` and
@@ -224,7 +247,11 @@ impl ModelLayout {
                 format!("default_prompt_name `{name}` is not one of its prompts"),
             ));
         }
+        let trained_dimensions = std::fs::read_to_string(dir.join("README.md"))
+            .map(|card| trained_dimensions(&card))
+            .unwrap_or_default();
         Ok(Self {
+            trained_dimensions,
             prompts,
             weights_file,
             transformer_dir,
@@ -235,5 +262,18 @@ impl ModelLayout {
             config_file,
             shape,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_card_gives_the_matryoshka_widths() {
+        let card = "tags:\n- loss:MatryoshkaLoss\n```json\n{\n    \"loss\": \"MultipleNegativesRankingLoss\",\n    \"matryoshka_dims\": [\n        256,\n        768,\n        512\n    ],\n    \"matryoshka_weights\": [1, 1, 1]\n}\n```";
+        assert_eq!(trained_dimensions(card), vec![768, 512, 256]);
+        assert!(trained_dimensions("# A model\nNo training details.").is_empty());
+        assert!(trained_dimensions("\"matryoshka_dims\": [broken").is_empty());
     }
 }

@@ -154,6 +154,7 @@ impl NativeModel {
                 precision: Some(options.precision),
                 outputs,
                 prompts: layout.prompts.names(),
+                trained_dimensions: layout.trained_dimensions.clone(),
             },
             prompts: layout.prompts.clone(),
             engine,

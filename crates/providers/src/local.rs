@@ -69,6 +69,7 @@ impl HashModel {
                 precision: None,
                 outputs: embedd_core::Outputs::DENSE,
                 prompts: Vec::new(),
+                trained_dimensions: Vec::new(),
             },
         })
     }

@@ -116,6 +116,7 @@ impl ModelFactory for Factory {
                 } else {
                     Vec::new()
                 },
+                trained_dimensions: Vec::new(),
             },
             fail: id
                 .starts_with("down")
@@ -334,6 +335,7 @@ async fn registered_models_are_listed_and_health_checked() {
             precision: None,
             outputs: crate::output::Outputs::DENSE,
             prompts: Vec::new(),
+            trained_dimensions: Vec::new(),
         },
         fail: None,
         calls: Arc::default(),

@@ -6,7 +6,8 @@ use crate::cli::ModelsArgs;
 use crate::setup;
 
 /// Print one line per model: name, provider, model id, dimensions, token limit, space, role;
-/// with `--health`, each model is built, and a healthy one also shows its outputs and prompts.
+/// with `--health`, each model is built: a healthy one shows the dimensions and token limit it
+/// reports, its outputs, its prompts and the widths it was trained to be cut to.
 pub async fn run(args: ModelsArgs) -> anyhow::Result<()> {
     let config = setup::load_config(&args.config)?;
     let registry = setup::registry(&config, None)?;
@@ -38,6 +39,13 @@ pub async fn run(args: ModelsArgs) -> anyhow::Result<()> {
         {
             role.push(format!("fallback#{}", i + 1));
         }
+        let built = registry
+            .get(&model.name)
+            .ok()
+            .filter(|_| health.is_some())
+            .map(|m| m.info().clone());
+        let dimensions = built.as_ref().map(|i| i.dimensions).or(model.dimensions);
+        let max_tokens = built.as_ref().map(|i| i.max_tokens).or(model.max_tokens);
         let status = match health
             .as_ref()
             .and_then(|h| h.iter().find(|(n, _)| *n == model.name))
@@ -59,8 +67,8 @@ pub async fn run(args: ModelsArgs) -> anyhow::Result<()> {
             model.name,
             model.provider.as_str(),
             model.model_id,
-            show(model.dimensions),
-            show(model.max_tokens),
+            show(dimensions),
+            show(max_tokens),
             model.space,
         );
     }
@@ -77,6 +85,14 @@ fn abilities(registry: &embedd_core::Registry, name: &str) -> String {
     let mut out = format!("  outputs: {}", info.outputs);
     if !info.prompts.is_empty() {
         out.push_str(&format!("  prompts: {}", info.prompts.join(", ")));
+    }
+    if !info.trained_dimensions.is_empty() {
+        let widths: Vec<String> = info
+            .trained_dimensions
+            .iter()
+            .map(usize::to_string)
+            .collect();
+        out.push_str(&format!("  trained dimensions: {}", widths.join(", ")));
     }
     out
 }

@@ -11,9 +11,10 @@ use crate::error::FetchError;
 use crate::install::{REQUIRED_FILES, WEIGHT_FILES};
 use crate::Fetcher;
 
-/// Files sentence-transformers reads besides the required ones, and BGE-M3's two heads
-/// (FlagEmbedding's); absent ones are fine.
-const OPTIONAL_FILES: [&str; 6] = [
+/// Files sentence-transformers reads besides the required ones, BGE-M3's two heads
+/// (FlagEmbedding's) and the model card (its Matryoshka widths); absent ones are fine.
+const OPTIONAL_FILES: [&str; 7] = [
+    "README.md",
     "sentence_bert_config.json",
     "config_sentence_transformers.json",
     "special_tokens_map.json",

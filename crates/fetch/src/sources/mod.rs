@@ -114,7 +114,8 @@ fn wanted(relative: &str) -> bool {
             || name == "model.safetensors"
             || name == "pytorch_model.bin"
             || name == "sparse_linear.pt"
-            || name == "colbert_linear.pt")
+            || name == "colbert_linear.pt"
+            || relative == "README.md")
 }
 
 #[cfg(test)]
@@ -131,6 +132,7 @@ mod tests {
             "sparse_linear.pt",
             "colbert_linear.pt",
             "pytorch_model.bin",
+            "README.md",
         ] {
             assert!(super::wanted(yes), "{yes}");
         }

@@ -132,6 +132,7 @@ impl<A: RemoteApi> RemoteModel<A> {
                 precision: None,
                 outputs: embedd_core::Outputs::DENSE,
                 prompts: Vec::new(),
+                trained_dimensions: Vec::new(),
             },
             http,
             api: setup.api,
