@@ -7,8 +7,9 @@
 //! `pip install onnxruntime` is all a user does; the system's `libonnxruntime`.
 //!
 //! ONNX Runtime takes rectangular batches, so sequences are sorted by length and run in groups of
-//! similar length: padding costs little, and the real tokens' states are taken back out in the
-//! caller's order, stacked as embedd's own encoder gives them.
+//! similar length (a group ends where padding would pass a quarter of its real tokens): padding
+//! costs little, and the real tokens' states are taken back out in the caller's order, stacked as
+//! embedd's own encoder gives them.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -31,8 +32,12 @@ const DEFAULT_LIBRARY: &str = "libonnxruntime.dylib";
 #[cfg(not(any(target_os = "windows", target_os = "macos")))]
 const DEFAULT_LIBRARY: &str = "libonnxruntime.so";
 
-/// Sequences run together in one call; sorted by length, so a group pads little.
+/// The most sequences run together in one call.
 const GROUP: usize = 32;
+
+/// How much padding a group may carry, as a share of its real tokens, before the next (longer)
+/// sequence starts a new group: every padded position costs as much as a real token.
+const PADDING_ALLOWED: f32 = 0.25;
 
 /// The inputs an exported transformer may take; any other is refused at load.
 const INPUT_IDS: &str = "input_ids";
@@ -98,6 +103,29 @@ fn python_package_library() -> Option<PathBuf> {
         .collect();
     found.sort();
     found.pop()
+}
+
+/// `order` (sequence indices sorted by length, shortest first) cut into groups: at most
+/// [`GROUP`] sequences, and no more padding than [`PADDING_ALLOWED`] of the real tokens.
+fn groups<'a>(order: &'a [usize], sequences: &[Vec<u32>]) -> Vec<&'a [usize]> {
+    let mut out = Vec::new();
+    let (mut start, mut tokens) = (0, 0usize);
+    for (at, &i) in order.iter().enumerate() {
+        let len = sequences[i].len();
+        let members = at - start;
+        // Sorted, so this sequence would be the group's longest: everyone pads to it.
+        let padded = (members + 1) * len;
+        let over = padded as f32 > (1.0 + PADDING_ALLOWED) * (tokens + len) as f32;
+        if members > 0 && (members == GROUP || over) {
+            out.push(&order[start..at]);
+            (start, tokens) = (at, 0);
+        }
+        tokens += len;
+    }
+    if start < order.len() {
+        out.push(&order[start..]);
+    }
+    out
 }
 
 /// An exported transformer and the session that runs it.
@@ -184,7 +212,7 @@ impl OnnxNetwork {
             total += seq.len();
         }
         let mut out = vec![0.0f32; total * h];
-        for group in order.chunks(GROUP) {
+        for group in groups(&order, sequences) {
             let members: Vec<&[u32]> = group.iter().map(|&i| sequences[i].as_slice()).collect();
             let states = self.run(&members)?;
             let width = members.iter().map(|s| s.len()).max().unwrap_or(0);
@@ -239,5 +267,23 @@ impl OnnxNetwork {
             )));
         }
         Ok(values.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_keep_padding_small_and_cover_every_sequence_once() {
+        let lengths = [3, 3, 4, 4, 10, 11, 40];
+        let sequences: Vec<Vec<u32>> = lengths.iter().map(|n| vec![0; *n]).collect();
+        let order: Vec<usize> = (0..sequences.len()).collect();
+        let cut = groups(&order, &sequences);
+        assert_eq!(cut, vec![&[0, 1, 2, 3][..], &[4, 5], &[6]]);
+        let many: Vec<Vec<u32>> = vec![vec![0; 5]; 70];
+        let order: Vec<usize> = (0..70).collect();
+        let sizes: Vec<usize> = groups(&order, &many).iter().map(|g| g.len()).collect();
+        assert_eq!(sizes, vec![32, 32, 6]);
     }
 }
