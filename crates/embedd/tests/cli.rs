@@ -160,3 +160,36 @@ fn serve_answers_and_stops_cleanly_on_sigterm_and_sigint() {
         assert!(status.success(), "exit after SIG{signal}: {status:?}");
     }
 }
+
+#[test]
+fn an_onnx_model_without_onnx_runtime_says_what_to_install() {
+    // A directory in the ONNX layout; the graph is never read, since the runtime cannot load.
+    let minilm = common::installed_model("all-MiniLM-L6-v2");
+    let dir = common::scratch_dir("onnx-without-runtime");
+    for file in ["config.json", "tokenizer.json", "modules.json"] {
+        std::fs::copy(minilm.join(file), dir.join(file)).unwrap();
+    }
+    common::copy_tree(&minilm.join("1_Pooling"), &dir.join("1_Pooling"));
+    std::fs::create_dir_all(dir.join("onnx")).unwrap();
+    std::fs::write(dir.join("onnx/model.onnx"), b"not a graph").unwrap();
+    let config = dir.join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "embeddings:\n  default_model: m\n  models:\n    m: {{provider: onnx, model_id: '{}'}}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let output = embedd()
+        .args(["embed", "--config", config.to_str().unwrap(), "hello"])
+        .env("ORT_DYLIB_PATH", dir.join("no-such-libonnxruntime.so"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("cannot load ONNX Runtime") && stderr.contains("pip install onnxruntime"),
+        "{stderr}"
+    );
+}
