@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::error::{Attempt, EmbedError, Fault};
 use crate::model::{EmbeddingModel, Embeddings, EncodeOptions, ModelInfo};
+use crate::output::Outputs;
 use crate::registry::{ModelHandle, Registry, Slot};
 use crate::request::Input;
 
@@ -180,9 +181,20 @@ impl Registry {
             *load_time += built_in;
             options.outputs.check(&slot.name, model.info().outputs)?;
             check_prompt(options.prompt_name.as_deref(), model.info())?;
-            let embeddings = match input {
-                Input::Texts(texts) => model.encode(texts, options).await,
-                Input::Tokens(ids) => model.encode_tokens(ids, options).await,
+            let cached = match (&self.cache, slot.config.as_ref()) {
+                (Some(cache), Some(config))
+                    if config.cache_enabled && options.outputs == Outputs::DENSE =>
+                {
+                    Some((cache, config))
+                }
+                _ => None,
+            };
+            let embeddings = match (input, cached) {
+                (Input::Texts(texts), Some((cache, config))) => {
+                    crate::cache::encode_cached(cache, config, model.as_ref(), texts, options).await
+                }
+                (Input::Texts(texts), None) => model.encode(texts, options).await,
+                (Input::Tokens(ids), _) => model.encode_tokens(ids, options).await,
             }?;
             Ok::<_, EmbedError>((embeddings, model))
         };

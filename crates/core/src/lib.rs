@@ -16,6 +16,8 @@
 //!   out [`ModelHandle`]s.
 //! - [`fallback`]: the walk down the fallback chain that never mixes vector spaces silently and
 //!   fails fast past a provider that cannot be reached.
+//! - [`cache`]: the in-process vector cache: keys, a byte bound, TTLs, collapsed misses; a batch
+//!   computes only what it does not find.
 //! - [`circuit`]: the circuit breaker that lets the chain skip a model that keeps failing.
 //! - [`config`]: the YAML configuration (the seed's format), `${VAR}` interpolation, the built-in
 //!   default, and start-up validation.
@@ -26,6 +28,7 @@
 //! providers and the hash model in `embedd-providers`, HTTP in `embedd-server`.
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod catalog;
 pub mod circuit;
 pub mod config;

@@ -189,6 +189,8 @@ pub struct Registry {
     pub(crate) allow_cross_space: bool,
     pub(crate) breaker_policy: BreakerPolicy,
     factory: Arc<dyn ModelFactory>,
+    /// The vector cache, when some model enables it.
+    pub(crate) cache: Option<Arc<crate::cache::VectorCache>>,
 }
 
 impl Registry {
@@ -211,6 +213,11 @@ impl Registry {
             allow_cross_space: config.allow_cross_space_fallback,
             breaker_policy: config.circuit_breaker,
             factory,
+            cache: config
+                .models
+                .iter()
+                .any(|m| m.cache_enabled)
+                .then(|| Arc::new(crate::cache::VectorCache::new(config.cache.memory.0))),
         }
     }
 

@@ -22,7 +22,8 @@ mod validate;
 use std::path::Path;
 
 pub use types::{
-    space_of, Config, EmbeddingsConfig, ModelConfig, Precision, ProviderKind, ServerConfig,
+    space_of, CacheConfig, Config, EmbeddingsConfig, ModelConfig, Precision, ProviderKind,
+    ServerConfig,
 };
 pub use units::ByteSize;
 

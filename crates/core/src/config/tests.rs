@@ -265,3 +265,17 @@ fn keys_a_provider_does_not_use_are_refused_by_name() {
         assert!(err.contains(key), "{key} missing from: {err}");
     }
 }
+
+#[test]
+fn the_cache_section_takes_a_byte_bound() {
+    let base =
+        "embeddings:\n  default_model: h\n  models:\n    h: {provider: hash, dimensions: 8}\n";
+    assert_eq!(
+        parse(base).unwrap().embeddings.cache.memory,
+        ByteSize(256 * 1024 * 1024)
+    );
+    let sized = parse(&format!("{base}  cache: {{memory: 64MiB}}\n")).unwrap();
+    assert_eq!(sized.embeddings.cache.memory, ByteSize(64 * 1024 * 1024));
+    // A misspelt key is refused, not ignored.
+    assert!(parse(&format!("{base}  cache: {{memroy: 64MiB}}\n")).is_err());
+}

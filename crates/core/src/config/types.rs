@@ -40,6 +40,30 @@ pub struct EmbeddingsConfig {
     /// When a failing model is skipped, and for how long.
     #[serde(default)]
     pub circuit_breaker: crate::circuit::BreakerPolicy,
+    /// The vector cache, for the models with `cache_enabled`.
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+/// The `cache:` section under `embeddings:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// The most vector bytes the in-process cache holds (`256MiB`).
+    #[serde(default = "default_cache_memory")]
+    pub memory: ByteSize,
+}
+
+fn default_cache_memory() -> ByteSize {
+    ByteSize(256 * 1024 * 1024)
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            memory: default_cache_memory(),
+        }
+    }
 }
 
 /// How an in-process model's linear layers compute (`quantize:` in the config).

@@ -552,3 +552,37 @@ embeddings:
         .collect();
     assert_eq!(encoded, vec!["a", "c"], "b was never asked to encode");
 }
+
+#[tokio::test]
+async fn a_model_with_cache_enabled_computes_a_repeated_text_once() {
+    let config = Config::from_yaml(
+        "embeddings:\n  default_model: cached\n  models:\n    cached: {provider: ollama, model_id: m, dimensions: 4, cache_enabled: true, cache_ttl: 1h}\n    plain: {provider: ollama, model_id: m, dimensions: 4}\n",
+        &|_| None,
+    )
+    .unwrap();
+    let factory = Arc::new(Factory::default());
+    let registry = Registry::new(&config.embeddings, factory.clone());
+    let calls = || factory.encodes.load(Ordering::SeqCst);
+    for _ in 0..2 {
+        embed(&registry, None, texts(), CHAIN).await.unwrap();
+    }
+    assert_eq!(calls(), 1, "the second request was served from the cache");
+    // Shortened per request after the cache: the cached full vector is not changed.
+    let mut request = EmbedRequest::new(texts(), "input");
+    request.dimensions = Some(2);
+    let short = registry
+        .embed(request, &RequestLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(short.embeddings.vectors[0].len(), 2);
+    let full = embed(&registry, None, texts(), CHAIN).await.unwrap();
+    assert_eq!(full.embeddings.vectors[0].len(), 4);
+    assert_eq!(calls(), 1);
+    // A model without cache_enabled computes every time.
+    for _ in 0..2 {
+        embed(&registry, Some("plain"), texts(), CHAIN)
+            .await
+            .unwrap();
+    }
+    assert_eq!(calls(), 3);
+}
