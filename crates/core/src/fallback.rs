@@ -75,6 +75,9 @@ impl Registry {
                 Ok((embeddings, model)) => {
                     if position > 0 {
                         tracing::warn!(requested = %first.name(), answered = %slot.name, "fell back to another model");
+                        metrics::counter!("embedd_fallbacks_total", "requested" => first.name().to_owned(),
+                            "answered" => slot.name.clone())
+                        .increment(1);
                     }
                     return Ok(Encoded {
                         embeddings,
@@ -154,16 +157,40 @@ impl Registry {
                 ),
             });
         }
+        let started = std::time::Instant::now();
         let result = self.try_encode(slot, input, options, load_time).await;
-        match &result {
+        let provider = slot.config.as_ref().map_or("", |c| c.provider.as_str());
+        let outcome = match &result {
             Ok((embeddings, _)) => {
                 slot.breaker.success();
                 slot.tokens
                     .fetch_add(embeddings.prompt_tokens as u64, Ordering::Relaxed);
+                let tokens = embeddings.prompt_tokens as u64;
+                metrics::counter!("embedd_tokens_total", "model" => slot.name.clone())
+                    .increment(tokens);
+                if let Some(price) = slot.config.as_ref().and_then(|c| c.price_per_1k_tokens()) {
+                    metrics::counter!("embedd_cost_microdollars_total", "model" => slot.name.clone())
+                        .increment((tokens as f64 * price * 1000.0).round() as u64);
+                }
+                "ok"
             }
-            Err(e) if e.fault() == Fault::User => slot.breaker.neutral(),
-            Err(_) => slot.breaker.failure(&self.breaker_policy),
-        }
+            Err(e) if e.fault() == Fault::User => {
+                slot.breaker.neutral();
+                "refused"
+            }
+            Err(_) => {
+                slot.breaker.failure(&self.breaker_policy);
+                "failed"
+            }
+        };
+        metrics::counter!("embedd_model_requests_total", "model" => slot.name.clone(),
+            "provider" => provider, "outcome" => outcome)
+        .increment(1);
+        metrics::histogram!("embedd_model_duration_seconds", "model" => slot.name.clone(),
+            "provider" => provider)
+        .record(started.elapsed().as_secs_f64());
+        metrics::gauge!("embedd_circuit_open", "model" => slot.name.clone())
+            .set(if slot.breaker.is_open() { 1.0 } else { 0.0 });
         result
     }
 

@@ -131,7 +131,8 @@ impl NativeModel {
             pool,
         });
         let batch_engine = engine.clone();
-        let scheduler = Scheduler::start(
+        let scheduler = Scheduler::start_for(
+            name,
             Box::new(move |sequences: &[Vec<u32>], wants: &[Outputs]| {
                 batch_engine.compute(sequences, wants)
             }),
@@ -286,6 +287,7 @@ impl EmbeddingModel for NativeModel {
         let prompt = self.prompts.text(options.prompt_name.as_deref());
         let texts: Vec<String> = texts.iter().map(|t| format!("{prompt}{t}")).collect();
         // Tokenised on the blocking pool, computed by the scheduler on the inference pool.
+        let started = std::time::Instant::now();
         let ids = if options.truncate {
             self.run(texts, |engine, texts| engine.tokenize(&texts, true))
                 .await?
@@ -293,6 +295,8 @@ impl EmbeddingModel for NativeModel {
             self.run(texts, |engine, texts| engine.tokenize(&texts, false))
                 .await?
         };
+        metrics::histogram!("embedd_tokenize_duration_seconds", "model" => self.info.name.clone())
+            .record(started.elapsed().as_secs_f64());
         self.submit(ids, options).await
     }
 

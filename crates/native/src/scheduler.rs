@@ -89,10 +89,14 @@ struct Job {
     sequences: Vec<Vec<u32>>,
     outputs: Outputs,
     reply: oneshot::Sender<Result<Embeddings, NativeError>>,
+    queued_at: Instant,
 }
 
 /// A request being computed: what is left of it and what is done.
 struct InProgress {
+    /// When it was submitted, and whether a batch has taken any of it yet (time queued).
+    queued_at: Instant,
+    started: bool,
     remaining: VecDeque<Vec<u32>>,
     done: Vec<SequenceOutput>,
     tokens: usize,
@@ -110,7 +114,20 @@ pub struct Scheduler {
 impl Scheduler {
     /// Start the batching thread over `batch`, which computes on `lanes` threads. The token
     /// budget must hold the model's longest input, or such an input could never be scheduled.
+    /// Its metrics carry no model name; [`Scheduler::start_for`] names one.
     pub fn start(
+        batch: BatchFn,
+        limits: BatchLimits,
+        longest_input: usize,
+        lanes: usize,
+    ) -> Result<Self, NativeError> {
+        Self::start_for("", batch, limits, longest_input, lanes)
+    }
+
+    /// [`Scheduler::start`] for model `model`, the label of its metrics (queue depth, time
+    /// queued, batch sizes, compute time).
+    pub fn start_for(
+        model: &str,
         batch: BatchFn,
         limits: BatchLimits,
         longest_input: usize,
@@ -120,6 +137,7 @@ impl Scheduler {
         let (queue, waiting) = mpsc::channel();
         let admitted = Arc::new(AtomicUsize::new(0));
         let mut worker = Worker {
+            model: model.to_owned(),
             batch,
             limits,
             smallest_budget: longest_input
@@ -166,6 +184,7 @@ impl Scheduler {
             sequences,
             outputs,
             reply,
+            queued_at: Instant::now(),
         };
         if self.queue.send(job).is_err() {
             self.admitted.fetch_sub(1, Ordering::AcqRel);
@@ -179,6 +198,8 @@ impl Scheduler {
 
 /// The batching thread's state.
 struct Worker {
+    /// The model's name, for metrics.
+    model: String,
     batch: BatchFn,
     limits: BatchLimits,
     /// The fewest tokens a batch is planned for: one longest input per inference thread.
@@ -204,6 +225,8 @@ impl Worker {
             while let Ok(job) = waiting.try_recv() {
                 line.push_back(InProgress::from(job));
             }
+            metrics::gauge!("embedd_queue_depth", "model" => self.model.clone())
+                .set(self.admitted.load(Ordering::Acquire) as f64);
             line.retain(|request| {
                 let wanted = !request.reply.is_closed();
                 if !wanted {
@@ -252,6 +275,17 @@ impl Worker {
             express = self.after_express,
             "batch"
         );
+        for (request, share) in line.iter_mut().zip(&shares) {
+            if *share > 0 && !request.started {
+                request.started = true;
+                metrics::histogram!("embedd_queue_duration_seconds", "model" => self.model.clone())
+                    .record(request.queued_at.elapsed().as_secs_f64());
+            }
+        }
+        metrics::histogram!("embedd_batch_texts", "model" => self.model.clone())
+            .record(sequences.len() as f64);
+        metrics::histogram!("embedd_batch_tokens", "model" => self.model.clone())
+            .record(tokens as f64);
         let started = Instant::now();
         // A panic in the kernels is a bug; it fails this batch's requests but must not take the
         // model down for every later request.
@@ -260,6 +294,8 @@ impl Worker {
         }))
         .unwrap_or_else(|_| Err(NativeError::Bug("a batch panicked".to_owned())));
         self.observe(tokens, started.elapsed());
+        metrics::histogram!("embedd_compute_duration_seconds", "model" => self.model.clone())
+            .record(started.elapsed().as_secs_f64());
         match outcome {
             Ok(outputs) if outputs.len() == sequences.len() => {
                 let mut outputs = outputs.into_iter();
@@ -336,6 +372,8 @@ impl Worker {
 impl From<Job> for InProgress {
     fn from(job: Job) -> Self {
         Self {
+            queued_at: job.queued_at,
+            started: false,
             tokens: job.sequences.iter().map(Vec::len).sum(),
             done: Vec::with_capacity(job.sequences.len()),
             outputs: job.outputs,

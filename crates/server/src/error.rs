@@ -200,6 +200,7 @@ impl From<EmbedError> for ApiError {
 /// The response for `error` with `body` in its dialect's shape and `status`: logs server
 /// errors (never the message, which may quote a provider) and adds `Retry-After`.
 fn respond(error: &ApiError, status: StatusCode, body: serde_json::Value) -> Response {
+    metrics::counter!("embedd_errors_total", "code" => error.code.as_str()).increment(1);
     if status.is_server_error() {
         tracing::warn!(
             status = status.as_u16(),

@@ -16,12 +16,14 @@
 //! - [`tei`]: text-embeddings-inference's `POST /embed`, `POST /tokenize`, `GET /info`.
 //! - [`st_service`]: the seed's sentence-transformers service, `POST /encode`.
 //! - [`ops`]: `GET /health`, `GET /ready`.
+//! - [`metrics`]: `GET /metrics`, Prometheus' text format.
 //! - [`request_log`]: a request id and one log line per request, never with input text.
 #![deny(missing_docs)]
 
 pub mod body;
 pub mod error;
 pub mod input;
+pub mod metrics;
 pub mod ollama;
 pub mod openai;
 pub mod ops;
@@ -43,6 +45,7 @@ pub use state::{AppState, Limits};
 
 /// Every route, with the body limit and request logging applied.
 pub fn router(state: AppState) -> Router {
+    metrics::install();
     let body_limit = state.limits.body_limit;
     Router::new()
         .route("/v1/embeddings", post(openai::embeddings))
@@ -60,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/encode", post(st_service::encode))
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
+        .route("/metrics", get(metrics::render))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -39,12 +39,18 @@ pub async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let span = tracing::info_span!("request", id = %id);
     let mut response = next.run(request).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    metrics::counter!("embedd_requests_total", "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("embedd_request_duration_seconds", "route" => route.clone())
+        .record(elapsed.as_secs_f64());
     span.in_scope(|| {
         tracing::info!(
             %method,
             route,
-            status = response.status().as_u16(),
-            ms = started.elapsed().as_secs_f64() * 1e3,
+            status,
+            ms = elapsed.as_secs_f64() * 1e3,
             "request"
         );
     });

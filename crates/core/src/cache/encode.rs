@@ -30,6 +30,11 @@ pub(crate) async fn encode_cached(
             Lookup::Wait(flight) => waiting.push((i, flight)),
         }
     }
+    let hits = found.iter().filter(|f| f.is_some()).count() as u64;
+    metrics::counter!("embedd_cache_hits_total", "tier" => "memory", "model" => config.name.clone())
+        .increment(hits);
+    metrics::counter!("embedd_cache_misses_total", "tier" => "memory", "model" => config.name.clone())
+        .increment((texts.len() as u64).saturating_sub(hits));
     // Ours first: a text repeated within this batch waits on our own claim.
     if !claimed.is_empty() {
         let batch: Vec<String> = claimed.iter().map(|(i, _)| texts[*i].clone()).collect();

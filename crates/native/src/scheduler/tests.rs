@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::task::{Context, Waker};
 
 use super::*;
+use std::time::Instant;
 
 /// Each sequence's vector: its first id and its length, so answers can be traced back.
 fn fake_vector(sequence: &[u32]) -> Vec<f32> {
@@ -195,8 +196,10 @@ fn express_batches_alternate_so_small_requests_cannot_starve_a_large_one() {
         sequences: request(100, 20, 10),
         outputs: Outputs::DENSE,
         reply,
+        queued_at: Instant::now(),
     }));
     let mut worker = Worker {
+        model: String::new(),
         batch: Fake::new().batch_fn(None),
         limits: limits(40),
         smallest_budget: 10,
@@ -214,6 +217,7 @@ fn express_batches_alternate_so_small_requests_cannot_starve_a_large_one() {
             sequences: request(i, 1, 5),
             outputs: Outputs::DENSE,
             reply,
+            queued_at: Instant::now(),
         }));
         let before = line
             .iter()
@@ -249,6 +253,7 @@ fn express_needs_someone_left_behind() {
                 sequences,
                 outputs: Outputs::DENSE,
                 reply: oneshot::channel().0,
+                queued_at: Instant::now(),
             })
         })
         .collect();
@@ -261,6 +266,7 @@ fn express_needs_someone_left_behind() {
         sequences: request(100, 20, 10),
         outputs: Outputs::DENSE,
         reply: oneshot::channel().0,
+        queued_at: Instant::now(),
     }));
     assert_eq!(express_first(&mut line, 40, 64), Some(2));
     let order: Vec<u32> = line.iter().map(|r| r.remaining[0][0]).collect();
@@ -340,6 +346,7 @@ async fn a_failing_or_panicking_batch_fails_only_its_requests() {
 #[test]
 fn the_budget_follows_the_measured_speed_within_bounds() {
     let mut worker = Worker {
+        model: String::new(),
         batch: Fake::new().batch_fn(None),
         limits: BatchLimits::default(),
         smallest_budget: 256,
@@ -369,6 +376,7 @@ fn a_small_tail_finishes_in_the_same_batch() {
         sequences: request(100, 7, 8),
         outputs: Outputs::DENSE,
         reply: oneshot::channel().0,
+        queued_at: Instant::now(),
     }));
     let (sequences, shares) = plan(&mut line, 40, 64);
     assert_eq!((sequences.len(), shares), (7, vec![7]));
@@ -377,6 +385,7 @@ fn a_small_tail_finishes_in_the_same_batch() {
         sequences: request(200, 10, 8),
         outputs: Outputs::DENSE,
         reply: oneshot::channel().0,
+        queued_at: Instant::now(),
     }));
     line.pop_front();
     let (sequences, _) = plan(&mut line, 40, 64);
@@ -411,11 +420,13 @@ fn plans_share_the_budget_then_fill_it() {
             sequences: request(100, 10, 10),
             outputs: Outputs::DENSE,
             reply,
+            queued_at: Instant::now(),
         },
         Job {
             sequences: request(1, 1, 5),
             outputs: Outputs::DENSE,
             reply: reply2,
+            queued_at: Instant::now(),
         },
     ]
     .into_iter()

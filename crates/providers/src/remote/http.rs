@@ -154,6 +154,9 @@ impl Http {
                 return Err(error);
             }
             attempt += 1;
+            metrics::counter!("embedd_provider_retries_total", "model" => self.model.clone(),
+                "provider" => self.provider)
+            .increment(1);
             tracing::warn!(model = %self.model, provider = self.provider, retry = attempt, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
             tokio::time::sleep(delay).await;
         }
