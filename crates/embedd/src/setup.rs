@@ -31,3 +31,36 @@ pub fn registry(config: &Config, default_model: Option<&str>) -> anyhow::Result<
 pub fn model_name(registry: &Registry, model: Option<&str>) -> anyhow::Result<String> {
     Ok(registry.resolve(model.unwrap_or(registry.default_name()))?)
 }
+
+/// The API keys `server` names (its variable and file) with its rate limit; `None` when it names
+/// none. A variable or file that is named but missing, unreadable or empty is an error: starting
+/// open when keys were meant would be worse than not starting.
+pub fn access(
+    server: &embedd_core::config::ServerConfig,
+) -> anyhow::Result<Option<embedd_server::auth::Access>> {
+    if server.api_keys_env.is_none() && server.api_keys_file.is_none() {
+        return Ok(None);
+    }
+    let from_env = match &server.api_keys_env {
+        Some(name) => Some(
+            std::env::var(name)
+                .with_context(|| format!("server.api_keys_env names `{name}`, which is not set"))?,
+        ),
+        None => None,
+    };
+    let from_file = match &server.api_keys_file {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+            format!("server.api_keys_file `{}` cannot be read", path.display())
+        })?),
+        None => None,
+    };
+    let access = embedd_server::auth::Access::new(
+        from_env.as_deref(),
+        from_file.as_deref(),
+        server.public_routes.clone(),
+        server.rate_limit,
+    )
+    .context("server.api_keys_env / server.api_keys_file hold no keys")?;
+    tracing::info!(keys = access.keys(), "API keys required");
+    Ok(Some(access))
+}

@@ -50,6 +50,10 @@ pub enum ErrorCode {
     Unavailable,
     /// A bug in embedd.
     Internal,
+    /// No API key, or not one of the server's.
+    Unauthorized,
+    /// The key's requests or tokens per minute are used up; try again after `Retry-After`.
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -73,6 +77,8 @@ impl ErrorCode {
             Self::Timeout => "timeout",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal_error",
+            Self::Unauthorized => "invalid_api_key",
+            Self::RateLimited => "rate_limit_exceeded",
         }
     }
 
@@ -94,6 +100,8 @@ impl ErrorCode {
             Self::ProviderError => StatusCode::BAD_GATEWAY,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -113,7 +121,8 @@ impl ErrorCode {
             Self::InputTooLong | Self::TooManyTokens | Self::TooManyInputs | Self::BodyTooLarge => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "Validation")
             }
-            Self::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "Overloaded"),
+            Self::Overloaded | Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "Overloaded"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Unhealthy"),
             Self::ProviderError | Self::Timeout | Self::Internal => {
                 (StatusCode::FAILED_DEPENDENCY, "Backend")

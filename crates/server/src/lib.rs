@@ -17,9 +17,11 @@
 //! - [`st_service`]: the seed's sentence-transformers service, `POST /encode`.
 //! - [`ops`]: `GET /health`, `GET /ready`.
 //! - [`metrics`]: `GET /metrics`, Prometheus' text format.
+//! - [`auth`]: API keys (`Authorization: Bearer`) and per-key rate limits, a middleware.
 //! - [`request_log`]: a request id and one log line per request, never with input text.
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod body;
 pub mod error;
 pub mod input;
@@ -47,7 +49,8 @@ pub use state::{AppState, Limits};
 pub fn router(state: AppState) -> Router {
     metrics::install();
     let body_limit = state.limits.body_limit;
-    Router::new()
+    let access = state.access.clone();
+    let router = Router::new()
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/models", get(openai::list_models))
         .route("/v1/models/{*model}", get(openai::get_model))
@@ -66,7 +69,16 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
-        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(DefaultBodyLimit::max(body_limit));
+    // Keys are checked inside the request log, so refusals are logged (and counted) too.
+    let router = match access {
+        Some(access) => router.layer(axum::middleware::from_fn_with_state(
+            access,
+            auth::require_key,
+        )),
+        None => router,
+    };
+    router
         .layer(axum::middleware::from_fn(request_log::log_request))
         .with_state(state)
 }

@@ -45,6 +45,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// The request limits.
     pub limits: Limits,
+    /// API keys and their rate limits; `None`: every route is open.
+    pub access: Option<Arc<crate::auth::Access>>,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
         let started = std::time::Instant::now();
         let (inputs, input_size) = (request.input.len(), request.input.total_len());
         let encoded = self.registry.embed(request, &self.limits.request()).await?;
+        crate::auth::charge_tokens(encoded.embeddings.prompt_tokens);
         tracing::info!(
             model = %encoded.model.name(),
             inputs,

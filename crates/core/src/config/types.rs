@@ -268,6 +268,31 @@ pub struct ServerConfig {
     /// held by models that count tokens before computing (native, hash).
     #[serde(default = "default_max_tokens_per_request")]
     pub max_tokens_per_request: usize,
+    /// The environment variable holding the API keys, comma-separated; with it (or
+    /// `api_keys_file`) every route but `public_routes` needs `Authorization: Bearer KEY`.
+    #[serde(default)]
+    pub api_keys_env: Option<String>,
+    /// A file holding API keys, one a line (blank lines and `#` comments skipped).
+    #[serde(default)]
+    pub api_keys_file: Option<std::path::PathBuf>,
+    /// Routes that need no key even when keys are set (probes and scrapers).
+    #[serde(default = "default_public_routes")]
+    pub public_routes: Vec<String>,
+    /// What each key may use per minute; unlimited when absent.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Per-key limits, per minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests a key may make in a minute.
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
+    /// Tokens a key's requests may embed in a minute.
+    #[serde(default)]
+    pub tokens_per_minute: Option<u64>,
 }
 
 impl Default for ServerConfig {
@@ -278,8 +303,18 @@ impl Default for ServerConfig {
             body_limit: default_body_limit(),
             max_inputs: default_max_inputs(),
             max_tokens_per_request: default_max_tokens_per_request(),
+            api_keys_env: None,
+            api_keys_file: None,
+            public_routes: default_public_routes(),
+            rate_limit: None,
         }
     }
+}
+
+fn default_public_routes() -> Vec<String> {
+    ["/health", "/ready", "/metrics"]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 fn default_host() -> String {

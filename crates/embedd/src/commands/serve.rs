@@ -49,6 +49,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState {
         registry: registry.clone(),
         limits,
+        access: setup::access(server)?.map(std::sync::Arc::new),
     };
     embedd_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped accepting requests; closing models");

@@ -32,9 +32,20 @@ impl Server {
 
     /// Start `embedd serve` with its log, filtered by `filter` (`EMBEDD_LOG`), sent to `log`.
     pub fn start_filtered(args: &[&str], filter: &str, log: impl Into<Stdio>) -> Self {
+        Self::start_with(args, &[], filter, log)
+    }
+
+    /// [`Server::start_filtered`] with extra environment variables.
+    pub fn start_with(
+        args: &[&str],
+        env: &[(&str, &str)],
+        filter: &str,
+        log: impl Into<Stdio>,
+    ) -> Self {
         let mut child = embedd()
             .args(["serve", "--host", "127.0.0.1", "--port", "0"])
             .args(args)
+            .envs(env.iter().copied())
             .env("EMBEDD_LOG", filter)
             .stdout(Stdio::piped())
             .stderr(log)

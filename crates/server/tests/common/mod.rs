@@ -32,6 +32,7 @@ pub async fn start(config_yaml: &str, limits: Limits) -> TestServer {
     let state = AppState {
         registry: registry.clone(),
         limits,
+        access: None,
     };
     tokio::spawn(embedd_server::serve(listener, state, async {
         let _ = stopped.await;

@@ -28,6 +28,8 @@ pub async fn run(
             body_limit: usize::try_from(config.server.body_limit.0).unwrap_or(usize::MAX),
             max_tokens_per_request: config.server.max_tokens_per_request,
         },
+        // The benchmark's own clients carry no key.
+        access: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(embedd_server::serve(listener, state, async {
