@@ -221,6 +221,19 @@ impl Registry {
         }
     }
 
+    /// Put a cache tier shared by replicas (Redis) behind the in-process one; nothing happens
+    /// when no model enables caching.
+    pub fn attach_shared_cache(&self, tier: Arc<dyn crate::cache::SharedTier>) {
+        if let Some(cache) = &self.cache {
+            cache.attach(tier);
+        }
+    }
+
+    /// Whether some model caches its vectors.
+    pub fn caches(&self) -> bool {
+        self.cache.is_some()
+    }
+
     /// Refuse, at start-up, models whose provider this build does not have, each naming its key.
     pub fn check_providers(&self) -> Result<(), ConfigError> {
         let issues: Vec<ConfigIssue> = self

@@ -21,6 +21,17 @@ pub fn load_config(args: &ConfigArgs) -> anyhow::Result<Config> {
 pub fn registry(config: &Config, default_model: Option<&str>) -> anyhow::Result<Arc<Registry>> {
     let registry = Registry::new(&config.embeddings, Arc::new(ProviderFactory::default()));
     registry.check_providers()?;
+    let cache = &config.embeddings.cache;
+    if let Some(url) = &cache.redis_url {
+        let tier = embedd_redis_cache::RedisTier::new(url, cache.redis_timeout)
+            .map_err(anyhow::Error::msg)
+            .context("embeddings.cache.redis_url")?;
+        if registry.caches() {
+            registry.attach_shared_cache(Arc::new(tier));
+        } else {
+            tracing::warn!("embeddings.cache.redis_url is set but no model has cache_enabled");
+        }
+    }
     Ok(Arc::new(match default_model {
         Some(name) => registry.with_default(name)?,
         None => registry,

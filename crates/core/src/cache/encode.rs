@@ -31,18 +31,46 @@ pub(crate) async fn encode_cached(
         }
     }
     let hits = found.iter().filter(|f| f.is_some()).count() as u64;
-    metrics::counter!("embedd_cache_hits_total", "tier" => "memory", "model" => config.name.clone())
-        .increment(hits);
-    metrics::counter!("embedd_cache_misses_total", "tier" => "memory", "model" => config.name.clone())
-        .increment((texts.len() as u64).saturating_sub(hits));
+    count(config, "memory", hits, texts.len() as u64 - hits);
+    // What the memory tier lacks, the shared tier may hold: those claims are filled from it.
+    if let (Some(shared), false) = (cache.shared(), claimed.is_empty()) {
+        let keys: Vec<CacheKey> = claimed.iter().map(|(i, _)| keys[*i]).collect();
+        let held = shared.get_many(&keys).await;
+        let mut still = Vec::with_capacity(claimed.len());
+        let mut hits = 0;
+        for ((i, claim), entry) in claimed.into_iter().zip(held) {
+            match entry.filter(|e| e.vector.len() == model.dimensions()) {
+                Some(entry) => {
+                    hits += 1;
+                    // Served here for this model's TTL from now.
+                    let entry = Arc::new(CachedVector::new(
+                        entry.vector,
+                        entry.tokens,
+                        config.cache_ttl,
+                    ));
+                    cache.fill(claim, entry.clone()).await;
+                    found[i] = Some(entry);
+                }
+                None => still.push((i, claim)),
+            }
+        }
+        count(config, shared.name(), hits, still.len() as u64);
+        claimed = still;
+    }
     // Ours first: a text repeated within this batch waits on our own claim.
     if !claimed.is_empty() {
         let batch: Vec<String> = claimed.iter().map(|(i, _)| texts[*i].clone()).collect();
         // On failure the claims drop, and whoever waits on them computes for itself.
         let computed = compute(config, model, &batch, options).await?;
+        let mut shared_entries = Vec::with_capacity(computed.len());
         for ((i, claim), entry) in claimed.into_iter().zip(computed) {
+            shared_entries.push((claim.key, entry.clone()));
             cache.fill(claim, entry.clone()).await;
             found[i] = Some(entry);
+        }
+        // Written in the background: the caller does not wait for the shared tier.
+        if let Some(shared) = cache.shared().cloned() {
+            tokio::spawn(async move { shared.put_many(shared_entries).await });
         }
     }
     let mut again = Vec::new();
@@ -68,6 +96,14 @@ pub(crate) async fn encode_cached(
         embeddings.vectors.push(entry.vector.clone());
     }
     Ok(embeddings)
+}
+
+/// Count `hits` and `misses` of `tier` for `config`'s model.
+fn count(config: &ModelConfig, tier: &'static str, hits: u64, misses: u64) {
+    metrics::counter!("embedd_cache_hits_total", "tier" => tier, "model" => config.name.clone())
+        .increment(hits);
+    metrics::counter!("embedd_cache_misses_total", "tier" => tier, "model" => config.name.clone())
+        .increment(misses);
 }
 
 /// One model call for `batch`, checked before anything is cached: one finite vector of the

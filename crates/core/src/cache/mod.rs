@@ -48,6 +48,24 @@ impl CachedVector {
             ttl,
         }
     }
+
+    /// How long it may be served.
+    pub fn ttl(&self) -> Option<Duration> {
+        self.ttl
+    }
+}
+
+/// A cache tier shared by replicas (Redis), asked after the in-process tier misses and given
+/// what is computed. A shared tier must never fail or slow a request by more than a short bound:
+/// implementations answer an error or a timeout as a miss, and count it.
+#[async_trait::async_trait]
+pub trait SharedTier: Send + Sync {
+    /// The tier's name in metrics and logs (`redis`).
+    fn name(&self) -> &'static str;
+    /// The entries of `keys` the tier holds, in order (`None`: not held, or unreadable).
+    async fn get_many(&self, keys: &[CacheKey]) -> Vec<Option<CachedVector>>;
+    /// Store `entries`, each for its own TTL.
+    async fn put_many(&self, entries: Vec<(CacheKey, Arc<CachedVector>)>);
 }
 
 /// Each entry's own time to live.
@@ -107,6 +125,8 @@ impl Drop for Claim {
 pub struct VectorCache {
     entries: moka::future::Cache<CacheKey, Arc<CachedVector>>,
     flights: Arc<Mutex<HashMap<CacheKey, Flight>>>,
+    /// The tier behind it, shared with other replicas, once attached.
+    shared: std::sync::OnceLock<Arc<dyn SharedTier>>,
 }
 
 impl VectorCache {
@@ -123,7 +143,18 @@ impl VectorCache {
         Self {
             entries,
             flights: Arc::new(Mutex::new(HashMap::new())),
+            shared: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Put `tier` behind the in-process one (once; a second tier is ignored).
+    pub fn attach(&self, tier: Arc<dyn SharedTier>) {
+        let _ = self.shared.set(tier);
+    }
+
+    /// The shared tier, if one is attached.
+    pub fn shared(&self) -> Option<&Arc<dyn SharedTier>> {
+        self.shared.get()
     }
 
     /// The key of `text` embedded by `model` with `options`.

@@ -46,12 +46,25 @@ pub struct EmbeddingsConfig {
 }
 
 /// The `cache:` section under `embeddings:`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CacheConfig {
     /// The most vector bytes the in-process cache holds (`256MiB`).
     #[serde(default = "default_cache_memory")]
     pub memory: ByteSize,
+    /// A Redis shared by replicas, behind the in-process tier (`redis://host:6379/0`).
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// The longest a Redis call may hold a request (`100ms`); past it, the call counts as a miss.
+    #[serde(
+        default = "default_redis_timeout",
+        deserialize_with = "units::duration"
+    )]
+    pub redis_timeout: Duration,
+}
+
+fn default_redis_timeout() -> Duration {
+    Duration::from_millis(100)
 }
 
 fn default_cache_memory() -> ByteSize {
@@ -62,6 +75,8 @@ impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             memory: default_cache_memory(),
+            redis_url: None,
+            redis_timeout: default_redis_timeout(),
         }
     }
 }

@@ -1,0 +1,166 @@
+//! Two `embedd serve` processes sharing one real `redis-server` (started here on 127.0.0.1, on a
+//! free port, stopped at the end): a text embedded through the first is a Redis hit on the second,
+//! with the identical vector; with Redis stopped both keep answering; when it is back, they use it
+//! again by themselves.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::{scratch_dir, Server};
+use serde_json::json;
+
+/// A `redis-server` of its own, killed when dropped.
+struct Redis {
+    child: Child,
+}
+
+impl Redis {
+    /// Start one on `port`, returning once it accepts connections.
+    fn start(port: u16) -> Self {
+        let mut child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("redis-server (scripts/test.sh installs Debian's redis-server)");
+        let stdout = child.stdout.take().expect("stdout");
+        let ready = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.contains("Ready to accept connections"));
+        assert!(ready, "redis-server did not start");
+        Self { child }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How many keys the Redis on `port` holds.
+fn keys_in(port: u16) -> usize {
+    let output = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "DBSIZE"])
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+/// Run `attempt` until it gives an answer or 30 s pass: each attempt does real work (a request),
+/// so this waits on a condition, never on a timer.
+fn until<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if let Some(found) = attempt() {
+            return Some(found);
+        }
+    }
+    None
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The value of `name`'s sample whose labels include all of `labels`, 0 when there is none.
+fn sample(server: &Server, name: &str, labels: &[&str]) -> f64 {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let text = runtime.block_on(async {
+        reqwest::get(format!("{}/metrics", server.base))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("text")
+    });
+    text.lines()
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn embed(server: &Server, text: &str) -> serde_json::Value {
+    let (status, body) = common::http(
+        "POST",
+        &format!("{}/v1/embeddings", server.base),
+        Some(json!({"input": text})),
+    );
+    assert_eq!(status, 200, "{body}");
+    body["data"][0]["embedding"].clone()
+}
+
+#[test]
+fn replicas_share_vectors_through_redis_and_live_without_it() {
+    common::installed_model("all-MiniLM-L6-v2");
+    let port = free_port();
+    let mut redis = Redis::start(port);
+    let dir = scratch_dir("redis-cache");
+    let config = dir.join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "embeddings:\n  default_model: m\n  models:\n    m: {{provider: native, model_id: all-MiniLM-L6-v2, cache_enabled: true, cache_ttl: 1h}}\n  cache: {{redis_url: 'redis://127.0.0.1:{port}/0', redis_timeout: 200ms}}\n"
+        ),
+    )
+    .unwrap();
+    let args = ["--config", config.to_str().unwrap()];
+    let (first, second) = (Server::start(&args), Server::start(&args));
+    let redis_hits = |s: &Server| sample(s, "embedd_cache_hits_total", &["tier=\"redis\""]);
+    let batches = |s: &Server| sample(s, "embedd_batch_texts_count", &[]);
+
+    let computed = embed(&first, "shared between replicas");
+    // The first server writes to Redis in the background: wait until the entry is there.
+    until(|| (keys_in(port) >= 1).then_some(())).expect("the first server wrote to Redis");
+    let shared = embed(&second, "shared between replicas");
+    assert_eq!(redis_hits(&second), 1.0, "a Redis hit on the second server");
+    assert_eq!(shared, computed, "the identical vector");
+    assert_eq!(batches(&second), 0.0, "and no model call there");
+
+    // Redis gone: both keep answering, computing what they do not hold.
+    drop(redis);
+    let before = batches(&second);
+    assert_eq!(
+        embed(&first, "while redis is down")
+            .as_array()
+            .map(Vec::len),
+        Some(384)
+    );
+    assert_eq!(
+        embed(&second, "while redis is down"),
+        embed(&first, "while redis is down")
+    );
+    assert!(batches(&second) > before, "computed without the cache");
+    assert!(sample(&second, "embedd_cache_errors_total", &["tier=\"redis\""]) >= 1.0);
+
+    // Redis back on the same port, empty: the servers reconnect by themselves.
+    redis = Redis::start(port);
+    let mut round = 0;
+    let text = until(|| {
+        round += 1;
+        let text = format!("after redis came back {round}");
+        embed(&first, &text);
+        (keys_in(port) >= 1).then_some(text)
+    })
+    .expect("the first server wrote to Redis again");
+    let hits_before = redis_hits(&second);
+    let again = embed(&second, &text);
+    assert_eq!(
+        redis_hits(&second),
+        hits_before + 1.0,
+        "read from Redis again"
+    );
+    assert_eq!(again, embed(&first, &text));
+    drop(redis);
+}
