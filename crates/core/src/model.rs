@@ -33,6 +33,9 @@ pub struct ModelInfo {
     /// The widths it was trained to be cut to (Matryoshka), largest first, where its files say;
     /// `dimensions` in a request may take any width, these keep most of the quality.
     pub trained_dimensions: Vec<usize>,
+    /// What identifies its weights (their SHA-256 for installed native models), where embedd
+    /// knows: part of the cache key, so replicas with other weights never share vectors.
+    pub revision: Option<String>,
 }
 
 /// How one call should treat its inputs; the pipeline sets it per request and per attempt.

@@ -52,6 +52,32 @@ pub struct ModelLayout {
     pub trained_dimensions: Vec<usize>,
 }
 
+/// What identifies the weights in `weights_file`: their SHA-256 from embedd's install manifest in
+/// `dir`, else the file's size and modification time (hashing gigabytes at every load would cost
+/// seconds).
+pub fn revision(dir: &Path, weights_file: &Path) -> String {
+    let from_manifest = || -> Option<String> {
+        let text = std::fs::read_to_string(dir.join("embedd-manifest.json")).ok()?;
+        let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let relative = weights_file
+            .strip_prefix(dir)
+            .ok()?
+            .to_str()?
+            .replace('\\', "/");
+        let sha = manifest["files"][relative.as_str()]["sha256"].as_str()?;
+        Some(format!("sha256:{sha}"))
+    };
+    from_manifest().unwrap_or_else(|| {
+        let meta = std::fs::metadata(weights_file).ok();
+        let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
+        let modified = meta
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        format!("file:{size}:{modified}")
+    })
+}
+
 /// The Matryoshka widths a model card (`README.md`) records: sentence-transformers writes the
 /// training loss's parameters there, `"matryoshka_dims": [768, 512, 256, 128, 64]`. Largest first;
 /// empty when the card does not say (or is absent).

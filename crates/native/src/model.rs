@@ -156,6 +156,7 @@ impl NativeModel {
                 outputs,
                 prompts: layout.prompts.names(),
                 trained_dimensions: layout.trained_dimensions.clone(),
+                revision: Some(crate::layout::revision(dir, &layout.weights_file)),
             },
             prompts: layout.prompts.clone(),
             engine,

@@ -70,6 +70,7 @@ impl HashModel {
                 outputs: embedd_core::Outputs::DENSE,
                 prompts: Vec::new(),
                 trained_dimensions: Vec::new(),
+                revision: None,
             },
         })
     }

@@ -18,7 +18,7 @@ pub(crate) async fn encode_cached(
 ) -> Result<Embeddings, EmbedError> {
     let keys: Vec<CacheKey> = texts
         .iter()
-        .map(|text| VectorCache::key(config, options, text))
+        .map(|text| VectorCache::key(config, model.info().revision.as_deref(), options, text))
         .collect();
     let mut found: Vec<Option<Arc<CachedVector>>> = vec![None; texts.len()];
     let mut claimed = Vec::new();
@@ -218,6 +218,7 @@ mod tests {
             outputs: crate::output::Outputs::DENSE,
             prompts: Vec::new(),
             trained_dimensions: Vec::new(),
+            revision: None,
         };
         (
             config,

@@ -1,7 +1,7 @@
 //! The in-process vector cache (seed §7): a repeated text costs no model call.
 //!
 //! A vector is found by a key made of everything that decides it: the model (name, provider, model
-//! id), whether the text may be truncated, the prompt, and a SHA-256 of the text. `dimensions`
+//! id, the weights' revision where known), whether the text may be truncated, the prompt, and a SHA-256 of the text. `dimensions`
 //! needs no place in the key: the full vector is cached and shortened after, per request. Only
 //! dense vectors of text inputs are cached; other outputs and token-id inputs always compute.
 //!
@@ -157,8 +157,13 @@ impl VectorCache {
         self.shared.get()
     }
 
-    /// The key of `text` embedded by `model` with `options`.
-    pub fn key(model: &ModelConfig, options: &EncodeOptions, text: &str) -> CacheKey {
+    /// The key of `text` embedded by `model` (whose weights are `revision`) with `options`.
+    pub fn key(
+        model: &ModelConfig,
+        revision: Option<&str>,
+        options: &EncodeOptions,
+        text: &str,
+    ) -> CacheKey {
         let mut hash = Sha256::new();
         // Versioned, and every part length-prefixed so no two keys run together.
         for part in [
@@ -166,6 +171,7 @@ impl VectorCache {
             model.name.as_str(),
             model.provider.as_str(),
             model.model_id.as_deref().unwrap_or(""),
+            revision.unwrap_or(""),
             if options.truncate {
                 "truncate"
             } else {
@@ -248,25 +254,30 @@ mod tests {
     fn every_option_that_changes_the_vector_changes_the_key() {
         let model = model();
         let base = EncodeOptions::default();
-        let key = VectorCache::key(&model, &base, "text");
-        assert_eq!(key, VectorCache::key(&model, &base, "text"));
-        assert_ne!(key, VectorCache::key(&model, &base, "text "));
+        let key = VectorCache::key(&model, None, &base, "text");
+        assert_eq!(key, VectorCache::key(&model, None, &base, "text"));
+        assert_ne!(key, VectorCache::key(&model, None, &base, "text "));
         let truncating = EncodeOptions {
             truncate: !base.truncate,
             ..base.clone()
         };
-        assert_ne!(key, VectorCache::key(&model, &truncating, "text"));
+        assert_ne!(key, VectorCache::key(&model, None, &truncating, "text"));
         let prompted = EncodeOptions {
             prompt_name: Some("query".to_owned()),
             ..base.clone()
         };
-        assert_ne!(key, VectorCache::key(&model, &prompted, "text"));
+        assert_ne!(key, VectorCache::key(&model, None, &prompted, "text"));
         let mut other = model.clone();
         other.name = "h2".to_owned();
-        assert_ne!(key, VectorCache::key(&other, &base, "text"));
+        assert_ne!(key, VectorCache::key(&other, None, &base, "text"));
         let mut other = model.clone();
         other.model_id = Some("x".to_owned());
-        assert_ne!(key, VectorCache::key(&other, &base, "text"));
+        assert_ne!(key, VectorCache::key(&other, None, &base, "text"));
+        assert_ne!(
+            key,
+            VectorCache::key(&model, Some("sha256:1"), &base, "text"),
+            "other weights, another key"
+        );
         // Parts cannot run together: ("ab", "c") and ("a", "bc") differ.
         let mut a = model.clone();
         a.name = "hq".to_owned();
@@ -279,8 +290,8 @@ mod tests {
             ..base
         };
         assert_ne!(
-            VectorCache::key(&a, &p, "t"),
-            VectorCache::key(&model, &q, "t")
+            VectorCache::key(&a, None, &p, "t"),
+            VectorCache::key(&model, None, &q, "t")
         );
     }
 

@@ -117,6 +117,7 @@ impl ModelFactory for Factory {
                     Vec::new()
                 },
                 trained_dimensions: Vec::new(),
+                revision: None,
             },
             fail: id
                 .starts_with("down")
@@ -336,6 +337,7 @@ async fn registered_models_are_listed_and_health_checked() {
             outputs: crate::output::Outputs::DENSE,
             prompts: Vec::new(),
             trained_dimensions: Vec::new(),
+            revision: None,
         },
         fail: None,
         calls: Arc::default(),

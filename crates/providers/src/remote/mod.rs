@@ -133,6 +133,7 @@ impl<A: RemoteApi> RemoteModel<A> {
                 outputs: embedd_core::Outputs::DENSE,
                 prompts: Vec::new(),
                 trained_dimensions: Vec::new(),
+                revision: None,
             },
             http,
             api: setup.api,
