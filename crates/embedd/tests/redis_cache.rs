@@ -164,3 +164,33 @@ fn replicas_share_vectors_through_redis_and_live_without_it() {
     assert_eq!(again, embed(&first, &text));
     drop(redis);
 }
+
+#[test]
+fn a_redis_that_accepts_and_never_answers_is_served_around() {
+    // A listener that never reads: connections open, and no answer ever comes.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("address").port();
+    let dir = scratch_dir("redis-silent");
+    let config = dir.join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "embeddings:\n  default_model: h\n  models:\n    h: {{provider: hash, dimensions: 8, cache_enabled: true}}\n  cache: {{redis_url: 'redis://127.0.0.1:{port}/0', redis_timeout: 50ms}}\n"
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&["--config", config.to_str().unwrap()]);
+    let first = embed(&server, "one text");
+    assert_eq!(first.as_array().map(Vec::len), Some(8));
+    assert_eq!(embed(&server, "one text"), first, "then from memory");
+    assert_eq!(embed(&server, "another").as_array().map(Vec::len), Some(8));
+    assert!(
+        sample(&server, "embedd_cache_errors_total", &["tier=\"redis\""]) >= 1.0,
+        "the hung Redis was counted"
+    );
+    assert_eq!(
+        sample(&server, "embedd_cache_hits_total", &["tier=\"memory\""]),
+        1.0
+    );
+    drop(silent);
+}
