@@ -18,12 +18,17 @@ export EMBEDD_TEST_PYTHON="$venv/bin/python"
 # library in its onnxruntime package.
 export EMBEDD_PYTHON="$venv/bin/python"
 
-# Debian's redis-server for the shared-cache tests, which start and stop their own on 127.0.0.1.
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+# Debian's redis-server for the shared-cache tests (which start and stop their own on 127.0.0.1)
+# and chromium for the status page's test (headless).
+missing=""
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing="redis-server"
+command -v chromium >/dev/null || missing="$missing chromium"
+if [ -n "$missing" ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
-  $sudo apt-get install -y -qq redis-server >/dev/null
+  # shellcheck disable=SC2086
+  $sudo apt-get install -y -qq $missing >/dev/null
 fi
 
 cargo fmt --all --check

@@ -142,6 +142,11 @@ impl ModelHandle {
         }
     }
 
+    /// Whether the model's circuit breaker is open (it is being skipped after failures).
+    pub fn circuit_open(&self) -> bool {
+        self.slot.breaker.is_open()
+    }
+
     /// What listings show of the model, without building it.
     pub fn listing(&self) -> ModelListing {
         let slot = &self.slot;

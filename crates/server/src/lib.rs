@@ -17,6 +17,7 @@
 //! - [`st_service`]: the seed's sentence-transformers service, `POST /encode`.
 //! - [`ops`]: `GET /health`, `GET /ready`.
 //! - [`metrics`]: `GET /metrics`, Prometheus' text format.
+//! - [`status`]: the status page at `/`, live from `/metrics` and `/status/models`.
 //! - [`auth`]: API keys (`Authorization: Bearer`) and per-key rate limits, a middleware.
 //! - [`request_log`]: a request id and one log line per request, never with input text.
 #![deny(missing_docs)]
@@ -33,6 +34,7 @@ pub mod request_log;
 pub mod seed;
 pub mod st_service;
 pub mod state;
+pub mod status;
 pub mod tei;
 
 use std::future::Future;
@@ -67,6 +69,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(metrics::render))
+        .route("/", get(status::page))
+        .route("/status/models", get(status::models))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit));

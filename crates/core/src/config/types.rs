@@ -290,7 +290,7 @@ pub struct ServerConfig {
     /// A file holding API keys, one a line (blank lines and `#` comments skipped).
     #[serde(default)]
     pub api_keys_file: Option<std::path::PathBuf>,
-    /// Routes that need no key even when keys are set (probes and scrapers).
+    /// Routes that need no key even when keys are set (probes, scrapers, the status page).
     #[serde(default = "default_public_routes")]
     pub public_routes: Vec<String>,
     /// What each key may use per minute; unlimited when absent.
@@ -327,7 +327,7 @@ impl Default for ServerConfig {
 }
 
 fn default_public_routes() -> Vec<String> {
-    ["/health", "/ready", "/metrics"]
+    ["/health", "/ready", "/metrics", "/", "/status/models"]
         .map(str::to_owned)
         .to_vec()
 }
