@@ -278,4 +278,20 @@ fn the_cache_section_takes_a_byte_bound() {
     assert_eq!(sized.embeddings.cache.memory, ByteSize(64 * 1024 * 1024));
     // A misspelt key is refused, not ignored.
     assert!(parse(&format!("{base}  cache: {{memroy: 64MiB}}\n")).is_err());
+    let redis = parse(&format!(
+        "{base}  cache: {{redis_url: 'redis://:pw@127.0.0.1:6379/0', redis_timeout: 20ms}}\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        redis.embeddings.cache.redis_timeout,
+        std::time::Duration::from_millis(20)
+    );
+    let bad = issues(&format!(
+        "{base}  cache: {{redis_url: 'http://secret@x'}}\n"
+    ));
+    assert_eq!(bad[0].key, "embeddings.cache.redis_url");
+    assert!(
+        !bad[0].message.contains("secret"),
+        "the address is not echoed"
+    );
 }

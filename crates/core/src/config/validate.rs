@@ -23,6 +23,19 @@ pub(super) fn validate(config: &Config) -> Vec<ConfigIssue> {
             ),
         );
     }
+    if let Some(url) = &e.cache.redis_url {
+        // The address may carry a password: it is never echoed.
+        let scheme = url::Url::parse(url).map(|u| u.scheme().to_owned());
+        if !matches!(
+            scheme.as_deref(),
+            Ok("redis" | "rediss" | "redis+unix" | "unix")
+        ) {
+            push(
+                "embeddings.cache.redis_url".into(),
+                "is not a Redis address (redis://host:6379/0, rediss://..., unix:///path)".into(),
+            );
+        }
+    }
     for (i, name) in e.fallback_chain.iter().enumerate() {
         let key = format!("embeddings.fallback_chain[{i}]");
         if !names.contains(&name.as_str()) {
