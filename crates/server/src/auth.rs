@@ -70,11 +70,14 @@ impl Bucket {
         self.at = now;
     }
 
-    /// How long until the bucket holds `need`, if it does not now.
+    /// How long until the bucket holds `need`, if it does not now (a minute at most: a bucket
+    /// of no capacity, `0` a minute, never fills).
     fn wait_for(&self, need: f64) -> Option<Duration> {
         (self.level < need).then(|| {
             let minutes = (need - self.level) / self.capacity.max(f64::MIN_POSITIVE);
-            Duration::from_secs_f64((minutes * 60.0).max(0.0))
+            Duration::try_from_secs_f64(minutes * 60.0)
+                .unwrap_or(Duration::from_secs(60))
+                .min(Duration::from_secs(60))
         })
     }
 }
@@ -217,7 +220,8 @@ pub async fn require_key(
         return refuse(&route, ApiError::new(ErrorCode::Unauthorized, message));
     };
     if let Err(wait) = access.admit(key) {
-        let seconds = wait.as_secs().max(1);
+        // Rounded up, so a caller who waits that long is let in.
+        let seconds = (wait.as_secs_f64().ceil() as u64).max(1);
         tracing::info!(
             route,
             key = format!("key#{key}"),
@@ -291,6 +295,21 @@ mod tests {
         );
         assert!(access.admit(beta).is_ok(), "another key has its own budget");
         access.charge(beta, 150);
+        let none = Access::new(
+            Some("k"),
+            None,
+            Vec::new(),
+            Some(RateLimit {
+                requests_per_minute: Some(0),
+                tokens_per_minute: None,
+            }),
+        )
+        .unwrap();
+        assert_eq!(
+            none.admit(0),
+            Err(Duration::from_secs(60)),
+            "no capacity, no panic"
+        );
         let wait = access.admit(beta).unwrap_err();
         assert!(
             wait >= Duration::from_secs(29),

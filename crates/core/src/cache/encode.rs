@@ -38,6 +38,8 @@ pub(crate) async fn encode_cached(
         let held = shared.get_many(&keys).await;
         let mut still = Vec::with_capacity(claimed.len());
         let mut hits = 0;
+        // A tier that answers fewer entries than keys leaves the rest as misses.
+        let held = held.into_iter().chain(std::iter::repeat_with(|| None));
         for ((i, claim), entry) in claimed.into_iter().zip(held) {
             match entry.filter(|e| e.vector.len() == model.dimensions()) {
                 Some(entry) => {
