@@ -119,7 +119,21 @@ impl RotaryNetwork {
         if let Some(norm) = &self.embed_norm {
             norm.apply(&mut x);
         }
+        // One table per RoPE base, long enough for the longest sequence, shared by every layer.
+        let longest = sequences.iter().map(Vec::len).max().unwrap_or(0);
+        let mut ropes: Vec<(f64, Rope)> = Vec::new();
         for layer in &self.layers {
+            let theta = layer.kind.rope_theta;
+            if !ropes.iter().any(|(t, _)| *t == theta) {
+                ropes.push((theta, Rope::new(longest, c.head_dim, theta)));
+            }
+        }
+        for layer in &self.layers {
+            let rope = ropes
+                .iter()
+                .find(|(t, _)| *t == layer.kind.rope_theta)
+                .map(|(_, rope)| rope)
+                .ok_or_else(|| NativeError::Bug("a layer's RoPE table is missing".to_owned()))?;
             s.normed.clone_from(&x);
             if let Some(norm) = &layer.input_norm {
                 norm.apply(&mut s.normed);
@@ -135,7 +149,6 @@ impl RotaryNetwork {
             s.context.clear();
             s.context.resize(total * c.heads * c.head_dim, 0.0);
             for seq in sequences {
-                let rope = Rope::new(seq.len(), c.head_dim, layer.kind.rope_theta);
                 rope.apply(
                     &mut s.q[offset * c.heads * c.head_dim..],
                     seq.len(),
