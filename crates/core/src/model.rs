@@ -85,7 +85,7 @@ pub struct Embeddings {
 }
 
 /// One token of a text, as the model's tokenizer cut it (TEI's `/tokenize` shape).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Token {
     /// The id in the model's vocabulary.
     pub id: u32,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::EmbedError;
 
 /// One kind of output (the API's names: `dense`, `sparse`, `multi_vector`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Output {
     /// One vector for the whole text: what every model gives.
@@ -123,7 +123,7 @@ impl fmt::Display for Outputs {
 }
 
 /// A sparse vector: token ids of the model's vocabulary and their weights, ids ascending.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, utoipa::ToSchema)]
 pub struct SparseVector {
     /// Token ids, ascending, each once.
     pub indices: Vec<u32>,

@@ -6,29 +6,8 @@ mod common;
 
 use std::process::Command;
 
-use common::{http, scratch_dir, Server};
+use common::{chromium_dom as render, http, scratch_dir, Server};
 use serde_json::json;
-
-/// The page's DOM after its scripts ran (Chromium's virtual time runs the refreshes).
-fn render(url: &str) -> String {
-    let output = Command::new("chromium")
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--virtual-time-budget=3000",
-            "--dump-dom",
-            url,
-        ])
-        .output()
-        .expect("chromium (scripts/test.sh installs Debian's chromium)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// The text of the element with `id` in `dom`.
 fn tile(dom: &str, id: &str) -> String {

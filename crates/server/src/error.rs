@@ -11,7 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use embedd_core::{EmbedError, Limit};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// What went wrong, as a closed set: each dialect's status and names come from it alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,9 +207,47 @@ impl From<EmbedError> for ApiError {
     }
 }
 
+/// An error in OpenAI's shape (also the seed route's).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiErrorBody {
+    /// What went wrong.
+    pub error: OpenAiErrorDetail,
+}
+
+/// The inside of [`OpenAiErrorBody`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiErrorDetail {
+    /// What went wrong, for a person.
+    pub message: String,
+    /// `invalid_request_error` (the caller's fault) or `server_error`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The request field at fault, if one is (`input[3]`, `model`).
+    pub param: Option<String>,
+    /// The stable machine-readable name: `invalid_value`, `input_too_long`, `model_not_found`,
+    /// `invalid_api_key`, `rate_limit_exceeded`, `unavailable`, ...
+    pub code: &'static str,
+}
+
+/// An error as Ollama and the sentence-transformers service send them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlainErrorBody {
+    /// What went wrong, for a person.
+    pub error: String,
+}
+
+/// An error in TEI's shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeiErrorBody {
+    /// What went wrong, for a person.
+    pub error: String,
+    /// `Validation`, `Overloaded`, `Unhealthy`, `Backend` or `Unauthorized`.
+    pub error_type: &'static str,
+}
+
 /// The response for `error` with `body` in its dialect's shape and `status`: logs server
 /// errors (never the message, which may quote a provider) and adds `Retry-After`.
-fn respond(error: &ApiError, status: StatusCode, body: serde_json::Value) -> Response {
+fn respond(error: &ApiError, status: StatusCode, body: impl Serialize) -> Response {
     metrics::counter!("embedd_errors_total", "code" => error.code.as_str()).increment(1);
     if status.is_server_error() {
         tracing::warn!(
@@ -228,15 +267,16 @@ fn respond(error: &ApiError, status: StatusCode, body: serde_json::Value) -> Res
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "error": {
-                "message": self.message,
-                "type": self.code.openai_type(),
-                "param": self.param,
-                "code": self.code.as_str(),
-            }
-        });
-        respond(&self, self.status(), body)
+        let status = self.status();
+        let body = OpenAiErrorBody {
+            error: OpenAiErrorDetail {
+                kind: self.code.openai_type(),
+                code: self.code.as_str(),
+                message: self.message.clone(),
+                param: self.param.clone(),
+            },
+        };
+        respond(&self, status, body)
     }
 }
 
@@ -247,7 +287,9 @@ pub struct PlainError(pub ApiError);
 
 impl IntoResponse for PlainError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": self.0.message });
+        let body = PlainErrorBody {
+            error: self.0.message.clone(),
+        };
         respond(&self.0, self.0.status(), body)
     }
 }
@@ -259,7 +301,10 @@ pub struct TeiError(pub ApiError);
 impl IntoResponse for TeiError {
     fn into_response(self) -> Response {
         let (status, kind) = self.0.code.tei();
-        let body = json!({ "error": self.0.message, "error_type": kind });
+        let body = TeiErrorBody {
+            error: self.0.message.clone(),
+            error_type: kind,
+        };
         respond(&self.0, status, body)
     }
 }

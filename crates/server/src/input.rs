@@ -1,9 +1,35 @@
 //! Reading the inputs of an embedding request from JSON, as OpenAI (and TEI) write them.
 
 use embedd_core::Input;
+use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
+
+/// What an OpenAI-style `input` field holds: the shapes [`parse_input`] reads, as a schema.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum InputSchema {
+    /// One text.
+    Text(String),
+    /// Several texts.
+    Texts(Vec<String>),
+    /// One text as token ids of the model's vocabulary.
+    TokenIds(Vec<u32>),
+    /// Several texts as token ids.
+    TokenIdLists(Vec<Vec<u32>>),
+}
+
+/// What a texts-only `input` field holds: the shapes [`parse_texts`] reads, as a schema.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum TextsSchema {
+    /// One text.
+    Text(String),
+    /// Several texts.
+    Texts(Vec<String>),
+}
 
 /// Read OpenAI's `input`: a string, an array of strings, an array of token ids, or an array of
 /// arrays of token ids. `field` names it in errors.
@@ -132,6 +158,27 @@ mod tests {
             Input::Tokens(vec![vec![1], vec![2, 3]])
         );
         assert!(parse_texts(json!([1, 2]), "inputs").is_err());
+    }
+
+    #[test]
+    fn the_published_schemas_describe_what_the_parsers_read() {
+        for shape in [
+            json!("a"),
+            json!(["a", "b"]),
+            json!([1, 2]),
+            json!([[1], [2]]),
+        ] {
+            assert!(parse(shape.clone()).is_ok());
+            assert!(serde_json::from_value::<InputSchema>(shape).is_ok());
+        }
+        for shape in [json!("a"), json!(["a"])] {
+            assert!(parse_texts(shape.clone(), "input").is_ok());
+            assert!(serde_json::from_value::<TextsSchema>(shape).is_ok());
+        }
+        for wrong in [json!(true), json!({"a": 1}), json!([1, -2]), json!(null)] {
+            assert!(parse(wrong.clone()).is_err());
+            assert!(serde_json::from_value::<InputSchema>(wrong).is_err());
+        }
     }
     #[test]
     fn wrong_shapes_name_the_item() {

@@ -18,6 +18,7 @@
 //! - [`ops`]: `GET /health`, `GET /ready`.
 //! - [`metrics`]: `GET /metrics`, Prometheus' text format.
 //! - [`status`]: the status page at `/`, live from `/metrics` and `/status/models`.
+//! - [`openapi`]: `GET /openapi.json`, generated from the handlers' own types, and `GET /docs`.
 //! - [`auth`]: API keys (`Authorization: Bearer`) and per-key rate limits, a middleware.
 //! - [`request_log`]: a request id and one log line per request, never with input text.
 #![deny(missing_docs)]
@@ -29,6 +30,7 @@ pub mod input;
 pub mod metrics;
 pub mod ollama;
 pub mod openai;
+pub mod openapi;
 pub mod ops;
 pub mod request_log;
 pub mod seed;
@@ -38,11 +40,14 @@ pub mod status;
 pub mod tei;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-use axum::Router;
+use axum::routing::get;
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use error::ApiError;
 pub use state::{AppState, Limits};
@@ -52,27 +57,37 @@ pub fn router(state: AppState) -> Router {
     metrics::install();
     let body_limit = state.limits.body_limit;
     let access = state.access.clone();
-    let router = Router::new()
-        .route("/v1/embeddings", post(openai::embeddings))
-        .route("/v1/models", get(openai::list_models))
+    // Each route is registered together with its description, so `/openapi.json` lists them all.
+    let (router, description) = OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(openai::embeddings))
+        .routes(routes!(openai::list_models))
         .route("/v1/models/{*model}", get(openai::get_model))
-        .route("/v1/embeddings/generate", post(seed::generate))
-        .route("/api/embed", post(ollama::embed))
-        .route("/api/embeddings", post(ollama::embeddings))
-        .route("/api/tags", get(ollama::tags))
-        .route("/api/version", get(ollama::version))
-        .route("/embed", post(tei::embed))
-        .route("/embed_sparse", post(tei::embed_sparse))
-        .route("/tokenize", post(tei::tokenize))
-        .route("/info", get(tei::info))
-        .route("/encode", post(st_service::encode))
-        .route("/health", get(ops::health))
-        .route("/ready", get(ops::ready))
-        .route("/metrics", get(metrics::render))
-        .route("/", get(status::page))
-        .route("/status/models", get(status::models))
+        .routes(routes!(seed::generate))
+        .routes(routes!(ollama::embed))
+        .routes(routes!(ollama::embeddings))
+        .routes(routes!(ollama::tags))
+        .routes(routes!(ollama::version))
+        .routes(routes!(tei::embed))
+        .routes(routes!(tei::embed_sparse))
+        .routes(routes!(tei::tokenize))
+        .routes(routes!(tei::info))
+        .routes(routes!(st_service::encode))
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::ready))
+        .routes(routes!(metrics::render))
+        .routes(routes!(status::page))
+        .routes(routes!(status::models))
+        .routes(routes!(openapi::spec))
+        .routes(routes!(openapi::docs))
+        .split_for_parts();
+    let spec = openapi::Spec(Arc::from(description.to_json().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the API description could not be serialised");
+        "{}".to_owned()
+    })));
+    let router = router
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(Extension(spec))
         .layer(DefaultBodyLimit::max(body_limit));
     // Keys are checked inside the request log, so refusals are logged (and counted) too.
     let router = match access {

@@ -50,6 +50,14 @@ pub fn install() {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "Operations",
+    summary = "Prometheus metrics (text format, `embedd_` namespace; listed in the README)",
+    responses((status = 200, description = "The metrics", content_type = "text/plain", body = String))
+)]
 pub async fn render() -> Response {
     let body = HANDLE
         .get()

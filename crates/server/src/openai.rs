@@ -9,20 +9,23 @@ use embedd_core::registry::ModelListing;
 use embedd_core::EmbedRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::body::JsonBody;
 use crate::error::ApiError;
-use crate::input::parse_input;
+use crate::input::{parse_input, InputSchema};
+use crate::openapi::OpenAiErrors;
 use crate::state::AppState;
 
 /// The header naming the model that produced the vectors, on every embedding response.
 pub const MODEL_HEADER: &str = "x-embedd-model";
 
 /// The body of `POST /v1/embeddings`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct EmbeddingsRequest {
     /// A string, an array of strings, an array of token ids, or an array of such arrays.
     #[serde(default)]
+    #[schema(value_type = InputSchema, required = true)]
     pub input: Value,
     /// The model; the default model when absent.
     #[serde(default)]
@@ -43,7 +46,7 @@ pub struct EmbeddingsRequest {
 }
 
 /// How vectors are written in the response.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EncodingFormat {
     /// JSON arrays of numbers.
@@ -53,30 +56,42 @@ pub enum EncodingFormat {
     Base64,
 }
 
-#[derive(Serialize)]
-struct EmbeddingsResponse<'a> {
-    object: &'static str,
-    data: Vec<EmbeddingObject>,
-    model: &'a str,
-    usage: Usage,
+/// The answer of `POST /v1/embeddings`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmbeddingsResponse {
+    /// Always `list`.
+    pub object: &'static str,
+    /// One entry per input, in input order.
+    pub data: Vec<EmbeddingObject>,
+    /// The model that produced the vectors (also in the `x-embedd-model` header).
+    pub model: String,
+    /// Tokens read.
+    pub usage: Usage,
 }
 
-#[derive(Serialize)]
-struct EmbeddingObject {
-    object: &'static str,
-    index: usize,
-    embedding: Vector,
+/// One input's vector.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmbeddingObject {
+    /// Always `embedding`.
+    pub object: &'static str,
+    /// The input's position in the request.
+    pub index: usize,
+    /// The vector, as numbers or as base64, following `encoding_format`.
+    pub embedding: Vector,
 }
 
-#[derive(Serialize)]
+/// A vector as `encoding_format` asked for it.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
-enum Vector {
+pub enum Vector {
+    /// JSON numbers.
     Float(Vec<f32>),
+    /// Base64 of the little-endian `f32` bytes.
     Base64(String),
 }
 
 /// Token counts, as OpenAI reports them.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 pub struct Usage {
     /// Tokens read.
     pub prompt_tokens: usize,
@@ -96,6 +111,16 @@ impl Usage {
 
 /// `POST /v1/embeddings`: OpenAI truncates nothing, but embedd keeps its models' own
 /// truncation here (what sentence-transformers does), so over-long inputs are cut, not refused.
+#[utoipa::path(
+    post,
+    path = "/v1/embeddings",
+    operation_id = "createEmbeddings",
+    tag = "OpenAI",
+    summary = "Embed texts or token ids (OpenAI's embeddings API)",
+    description = "Over-long inputs are cut to what the model reads, as sentence-transformers does.",
+    request_body = EmbeddingsRequest,
+    responses((status = 200, description = "One vector per input", body = EmbeddingsResponse), OpenAiErrors)
+)]
 pub async fn embeddings(
     State(state): State<AppState>,
     JsonBody(request, _): JsonBody<EmbeddingsRequest>,
@@ -123,7 +148,7 @@ pub async fn embeddings(
     let body = EmbeddingsResponse {
         object: "list",
         data,
-        model: encoded.model.name(),
+        model: encoded.model.name().to_owned(),
         usage: Usage::new(encoded.embeddings.prompt_tokens),
     };
     Ok(with_model_header(
@@ -146,31 +171,90 @@ pub fn with_model_header(mut response: Response, model: &str) -> Response {
     response
 }
 
-/// `GET /v1/models`.
-pub async fn list_models(State(state): State<AppState>) -> Json<Value> {
-    let data: Vec<Value> = state.registry.list().iter().map(model_object).collect();
-    Json(serde_json::json!({ "object": "list", "data": data }))
+/// The answer of `GET /v1/models`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    /// Always `list`.
+    pub object: &'static str,
+    /// Every configured model, loaded or not.
+    pub data: Vec<ModelObject>,
 }
 
-/// `GET /v1/models/{model}`.
+/// One model, as OpenAI lists models, with what embedd knows of it beside.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelObject {
+    /// The name requests use.
+    pub id: String,
+    /// Always `model`.
+    pub object: &'static str,
+    /// Always 0: embedd does not track it.
+    pub created: u64,
+    /// The provider serving it (`native`, `openai`, `ollama`, ...).
+    pub owned_by: &'static str,
+    /// The provider's id for the model (`sentence-transformers/all-MiniLM-L6-v2`).
+    pub model_id: String,
+    /// Vector length, once known (configured or built).
+    pub dimensions: Option<usize>,
+    /// Tokens read per input, once known.
+    pub max_tokens: Option<usize>,
+    /// The vector space: models of one space give comparable vectors.
+    pub space: String,
+    /// Whether it is built (models are built on first use).
+    pub loaded: bool,
+}
+
+impl From<&ModelListing> for ModelObject {
+    fn from(m: &ModelListing) -> Self {
+        Self {
+            id: m.name.clone(),
+            object: "model",
+            created: 0,
+            owned_by: m.provider.as_str(),
+            model_id: m.model_id.clone(),
+            dimensions: m.dimensions,
+            max_tokens: m.max_tokens,
+            space: m.space.clone(),
+            loaded: m.loaded,
+        }
+    }
+}
+
+/// `GET /v1/models`.
+#[utoipa::path(
+    get,
+    path = "/v1/models",
+    operation_id = "listModels",
+    tag = "OpenAI",
+    summary = "List the configured models",
+    responses((status = 200, description = "Every model", body = ModelList), OpenAiErrors)
+)]
+pub async fn list_models(State(state): State<AppState>) -> Json<ModelList> {
+    let data = state
+        .registry
+        .list()
+        .iter()
+        .map(ModelObject::from)
+        .collect();
+    Json(ModelList {
+        object: "list",
+        data,
+    })
+}
+
+/// `GET /v1/models/{model}`; the name may hold slashes (`sentence-transformers/...`).
+#[utoipa::path(
+    get,
+    path = "/v1/models/{model}",
+    operation_id = "getModel",
+    tag = "OpenAI",
+    summary = "Describe one model",
+    params(("model" = String, Path, description = "The model's name; may contain `/`")),
+    responses((status = 200, description = "The model", body = ModelObject), OpenAiErrors)
+)]
 pub async fn get_model(
     State(state): State<AppState>,
     Path(model): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ModelObject>, ApiError> {
     let handle = state.registry.handle(&model)?;
-    Ok(Json(model_object(&handle.listing())))
-}
-
-fn model_object(m: &ModelListing) -> Value {
-    serde_json::json!({
-        "id": m.name,
-        "object": "model",
-        "created": 0,
-        "owned_by": m.provider.as_str(),
-        "model_id": m.model_id,
-        "dimensions": m.dimensions,
-        "max_tokens": m.max_tokens,
-        "space": m.space,
-        "loaded": m.loaded,
-    })
+    Ok(Json(ModelObject::from(&handle.listing())))
 }

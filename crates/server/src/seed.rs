@@ -5,14 +5,16 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use embedd_core::{EmbedRequest, FallbackPolicy, Input, Output, Outputs, SparseVector};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::openai::{with_model_header, Usage};
+use crate::openapi::OpenAiErrors;
 use crate::state::AppState;
 
 /// The body of `POST /v1/embeddings/generate`: `text` or `texts`, not both.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct GenerateRequest {
     /// One text.
     #[serde(default)]
@@ -34,28 +36,43 @@ pub struct GenerateRequest {
     pub outputs: Option<Vec<Output>>,
 }
 
-#[derive(Serialize)]
-struct GenerateResponse<'a> {
+/// The answer of `POST /v1/embeddings/generate`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GenerateResponse {
     /// Present when the request sent `text`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    embedding: Option<&'a [f32]>,
+    pub embedding: Option<Vec<f32>>,
     /// The dense vectors; left out when `outputs` did not ask for them.
     #[serde(skip_serializing_if = "Option::is_none")]
-    embeddings: Option<&'a [Vec<f32>]>,
+    pub embeddings: Option<Vec<Vec<f32>>>,
     /// One sparse vector (token ids and weights) per text, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
-    sparse: Option<&'a [SparseVector]>,
+    pub sparse: Option<Vec<SparseVector>>,
     /// The per-token vectors of each text, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
-    multi_vector: Option<&'a [Vec<Vec<f32>>]>,
-    model: &'a str,
-    provider: &'a str,
-    dimensions: usize,
-    fallback_used: bool,
-    usage: Usage,
+    pub multi_vector: Option<Vec<Vec<Vec<f32>>>>,
+    /// The model that answered: the one asked for, or a fallback.
+    pub model: String,
+    /// Its provider.
+    pub provider: &'static str,
+    /// Its vector length.
+    pub dimensions: usize,
+    /// Whether a fallback model answered (then `model` names it).
+    pub fallback_used: bool,
+    /// Tokens read.
+    pub usage: Usage,
 }
 
 /// `POST /v1/embeddings/generate`.
+#[utoipa::path(
+    post,
+    path = "/v1/embeddings/generate",
+    operation_id = "generateEmbeddings",
+    tag = "Seed",
+    summary = "Embed one text or several, with the fallback chain (the seed's route)",
+    request_body = GenerateRequest,
+    responses((status = 200, description = "The vectors and the model that made them", body = GenerateResponse), OpenAiErrors)
+)]
 pub async fn generate(
     State(state): State<AppState>,
     JsonBody(request, _): JsonBody<GenerateRequest>,
@@ -98,25 +115,21 @@ pub async fn generate(
     embed.prompt_name = request.prompt_name;
     embed.outputs = outputs;
     let encoded = state.embed(embed).await?;
-    let vectors = &encoded.embeddings.vectors;
+    let embeddings = encoded.embeddings;
     let body = GenerateResponse {
         embedding: if single && outputs.dense {
-            vectors.first().map(Vec::as_slice)
+            embeddings.vectors.first().cloned()
         } else {
             None
         },
-        embeddings: outputs.dense.then_some(vectors.as_slice()),
-        sparse: outputs
-            .sparse
-            .then_some(encoded.embeddings.sparse.as_slice()),
-        multi_vector: outputs
-            .multi_vector
-            .then_some(encoded.embeddings.multi_vectors.as_slice()),
-        model: encoded.model.name(),
+        embeddings: outputs.dense.then_some(embeddings.vectors),
+        sparse: outputs.sparse.then_some(embeddings.sparse),
+        multi_vector: outputs.multi_vector.then_some(embeddings.multi_vectors),
+        model: encoded.model.name().to_owned(),
         provider: encoded.model.provider().as_str(),
         dimensions: encoded.model.dimensions(),
         fallback_used: encoded.fell_back,
-        usage: Usage::new(encoded.embeddings.prompt_tokens),
+        usage: Usage::new(embeddings.prompt_tokens),
     };
     let response = Json(body).into_response();
     Ok(with_model_header(response, encoded.model.name()))

@@ -8,7 +8,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::Html;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::state::AppState;
 
@@ -16,12 +17,56 @@ use crate::state::AppState;
 const HEALTH_WAIT: Duration = Duration::from_secs(1);
 
 /// `GET /`.
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "statusPage",
+    tag = "Pages",
+    summary = "The status page (HTML, refreshes itself)",
+    responses((status = 200, description = "The page", content_type = "text/html", body = String))
+)]
 pub async fn page() -> Html<&'static str> {
     Html(include_str!("status.html"))
 }
 
+/// The answer of `GET /status/models`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelsStatus {
+    /// Every configured model.
+    pub models: Vec<ModelStatus>,
+}
+
+/// One model's state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelStatus {
+    /// The registry name.
+    pub name: String,
+    /// The provider.
+    pub provider: &'static str,
+    /// The vector length, once known.
+    pub dimensions: Option<usize>,
+    /// The vector space.
+    pub space: String,
+    /// Whether it is the default model.
+    pub default: bool,
+    /// Whether it is built.
+    pub loaded: bool,
+    /// Whether it is built and its health check passed within a second.
+    pub healthy: bool,
+    /// Whether its circuit breaker is open (requests skip it for now).
+    pub circuit_open: bool,
+}
+
 /// `GET /status/models`: each model's listing, whether it is loaded and healthy, and its circuit.
-pub async fn models(State(state): State<AppState>) -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/status/models",
+    operation_id = "statusModels",
+    tag = "Pages",
+    summary = "Each model's health and circuit, for the status page",
+    responses((status = 200, description = "Every model's state", body = ModelsStatus))
+)]
+pub async fn models(State(state): State<AppState>) -> Json<ModelsStatus> {
     let registry = &state.registry;
     let mut models = Vec::new();
     for handle in registry.handles() {
@@ -33,16 +78,16 @@ pub async fn models(State(state): State<AppState>) -> Json<Value> {
             ),
             None => false,
         };
-        models.push(json!({
-            "name": listing.name,
-            "provider": listing.provider.as_str(),
-            "dimensions": listing.dimensions,
-            "space": listing.space,
-            "default": listing.name == registry.default_name(),
-            "loaded": listing.loaded,
-            "healthy": healthy,
-            "circuit_open": handle.circuit_open(),
-        }));
+        models.push(ModelStatus {
+            default: listing.name == registry.default_name(),
+            name: listing.name,
+            provider: listing.provider.as_str(),
+            dimensions: listing.dimensions,
+            space: listing.space,
+            loaded: listing.loaded,
+            healthy,
+            circuit_open: handle.circuit_open(),
+        });
     }
-    Json(json!({ "models": models }))
+    Json(ModelsStatus { models })
 }

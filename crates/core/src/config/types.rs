@@ -327,9 +327,17 @@ impl Default for ServerConfig {
 }
 
 fn default_public_routes() -> Vec<String> {
-    ["/health", "/ready", "/metrics", "/", "/status/models"]
-        .map(str::to_owned)
-        .to_vec()
+    [
+        "/health",
+        "/ready",
+        "/metrics",
+        "/",
+        "/status/models",
+        "/openapi.json",
+        "/docs",
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 fn default_host() -> String {

@@ -230,3 +230,25 @@ pub fn http(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, s
         (status, response.json().await.expect("a JSON answer"))
     })
 }
+
+/// A page's DOM after its scripts ran in a real headless Chromium (Debian's `chromium`, which
+/// scripts/test.sh installs); Chromium's virtual time runs the page's timers and fetches.
+pub fn chromium_dom(url: &str) -> String {
+    let output = Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            url,
+        ])
+        .output()
+        .expect("chromium (scripts/test.sh installs Debian's chromium)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
