@@ -8,8 +8,8 @@
 //! - [`error`]: [`EmbedError`], the one error type of the model layer, and the [`Fault`] it carries
 //!   (the caller's, the provider's, or ours), which decides both the HTTP status and whether a
 //!   fallback chain moves on.
-//! - [`request`]: [`EmbedRequest`], one request as every dialect states it, and the
-//!   [`RequestLimits`] every request respects.
+//! - [`request`]: [`EmbedRequest`], one request as every dialect states it, the
+//!   [`RequestLimits`] every request respects, and the id of the request a task serves.
 //! - [`pipeline`]: [`Registry::embed`], the one path every request takes: resolve, limits,
 //!   fallback walk, model, shorten.
 //! - [`registry`]: the [`Registry`] of configured models, built lazily and exactly once, handing
@@ -47,4 +47,4 @@ pub use fallback::{Encoded, FallbackPolicy};
 pub use model::{EmbeddingModel, Embeddings, EncodeOptions, ModelInfo, Token};
 pub use output::{Output, Outputs, SparseVector};
 pub use registry::{ModelFactory, ModelHandle, Registry};
-pub use request::{EmbedRequest, Input, RequestLimits};
+pub use request::{request_id, with_request_id, EmbedRequest, Input, RequestLimits};

@@ -161,8 +161,35 @@ pub fn check_dimensions(requested: u64, model: Option<usize>) -> Result<usize, E
     }
 }
 
+tokio::task_local! {
+    /// The id of the request the current task serves (the server's `x-request-id`).
+    static REQUEST_ID: std::sync::Arc<str>;
+}
+
+/// Run `work` as the request with id `id`, so what it calls can name the request: remote
+/// providers pass the id on as `x-request-id`, and their logs line up with ours.
+pub async fn with_request_id<F: std::future::Future>(
+    id: std::sync::Arc<str>,
+    work: F,
+) -> F::Output {
+    REQUEST_ID.scope(id, work).await
+}
+
+/// The id of the request the current task serves, if it serves one.
+pub fn request_id() -> Option<std::sync::Arc<str>> {
+    REQUEST_ID.try_with(std::sync::Arc::clone).ok()
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[tokio::test]
+    async fn a_task_knows_the_request_it_serves() {
+        assert!(request_id().is_none());
+        let inside = with_request_id("req-7".into(), async { request_id() }).await;
+        assert_eq!(inside.as_deref(), Some("req-7"));
+    }
+
     use super::*;
 
     #[test]

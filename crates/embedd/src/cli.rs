@@ -16,6 +16,19 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// How logs (on stderr) are written: `text` for people, `json` (one object a line, with the
+    /// request's span and id) for machines.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "EMBEDD_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// The formats logs are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event.
+    Json,
 }
 
 /// The subcommands.

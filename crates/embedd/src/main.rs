@@ -12,11 +12,11 @@ mod setup;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, LogFormat};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve(_)));
+    init_logging(matches!(cli.command, Command::Serve(_)), cli.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -34,13 +34,17 @@ fn main() -> anyhow::Result<()> {
 
 /// Logs go to stderr, so command output on stdout stays machine-readable. `EMBEDD_LOG` (or
 /// `RUST_LOG`) sets the filter; the server logs requests by default, other commands only warnings.
-fn init_logging(serving: bool) {
+fn init_logging(serving: bool, format: LogFormat) {
     let filter = std::env::var("EMBEDD_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| if serving { "info" } else { "warn" }.to_owned());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }

@@ -1,6 +1,7 @@
 //! One log line per request, with an id that also goes back in `x-request-id`; never input text.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
@@ -38,7 +39,8 @@ pub async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let started = Instant::now();
     let span = tracing::info_span!("request", id = %id);
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let work = embedd_core::with_request_id(Arc::from(id.as_str()), next.run(request));
+    let mut response = work.instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     metrics::counter!("embedd_requests_total", "route" => route.clone(), "status" => status.to_string())

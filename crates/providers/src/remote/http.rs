@@ -5,6 +5,7 @@
 //! call told to fail fast (another model of the fallback walk may answer) gives up on it at once. Never retried: other 4xx. A caller's
 //! 400/413/422 becomes the caller's error (the chain stops); 401/403/404 the provider's (the chain
 //! moves on). Every retry is logged with its count. The whole call stays within the model's timeout.
+//! Each call carries the served request's id as `x-request-id`.
 
 use std::time::{Duration, Instant};
 
@@ -92,6 +93,10 @@ impl Http {
             let mut request = self.client.request(method.clone(), url).timeout(remaining);
             if let Some(key) = &self.key {
                 request = request.bearer_auth(key);
+            }
+            // The caller's request id, so the provider's logs can be matched with ours.
+            if let Some(id) = embedd_core::request_id() {
+                request = request.header("x-request-id", &*id);
             }
             if let Some(body) = body {
                 request = request.json(body);
