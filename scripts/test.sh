@@ -2,7 +2,8 @@
 # The whole test suite, on a fresh machine with only the Rust toolchain, Python 3 and pip.
 # Makes a Python virtual environment for the client-library tests (the OpenAI SDK) and the
 # reference implementation (sentence-transformers), runs the
-# format and lint checks, fetches the two native models, then runs every Rust test.
+# format and lint checks, fetches the two native models, then runs every Rust test, and searches
+# the servers' logs for what the tests sent.
 # `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,4 +40,11 @@ export EMBEDD_MODEL_DIR="${EMBEDD_MODEL_DIR:-$HOME/.cache/embedd/models}"
 cargo build -p embedd --locked
 target/debug/embedd fetch all-MiniLM-L6-v2 all-mpnet-base-v2
 
+# Every server a test starts logs at debug level into one directory; afterwards every log line
+# of the run is searched for the inputs and keys the tests sent (none may appear).
+export EMBEDD_TEST_LOG_DIR="$PWD/target/test-logs"
+rm -rf "$EMBEDD_TEST_LOG_DIR"
+mkdir -p "$EMBEDD_TEST_LOG_DIR"
+touch "$EMBEDD_TEST_LOG_DIR/.started"
 cargo test --workspace --locked
+python3 scripts/check_logs.py "$EMBEDD_TEST_LOG_DIR/.started" "$EMBEDD_TEST_LOG_DIR" target/tmp

@@ -5,18 +5,21 @@
 //! - [`cli`]: the command line (clap); every flag also reads an `EMBEDD_*` variable.
 //! - [`setup`]: loading the configuration and building the registry, shared by every command.
 //! - [`commands`]: one module per subcommand (`serve`, `embed`, `models`, `bench`, `fetch`, `eval`).
+//! - [`telemetry`]: logs (text or JSON) and, with the `otel` feature, traces to a collector.
 
 mod cli;
 mod commands;
 mod setup;
+mod telemetry;
 
 use clap::Parser;
 
-use cli::{Cli, Command, LogFormat};
+use cli::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve(_)), cli.log_format);
+    // Dropped last, after the runtime has finished: it sends the traces still buffered.
+    let _telemetry = telemetry::init(matches!(cli.command, Command::Serve(_)), cli.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -30,21 +33,4 @@ fn main() -> anyhow::Result<()> {
             Command::Eval(cli::EvalCommand::Sts(args)) => commands::eval::sts(args).await,
         }
     })
-}
-
-/// Logs go to stderr, so command output on stdout stays machine-readable. `EMBEDD_LOG` (or
-/// `RUST_LOG`) sets the filter; the server logs requests by default, other commands only warnings.
-fn init_logging(serving: bool, format: LogFormat) {
-    let filter = std::env::var("EMBEDD_LOG")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| if serving { "info" } else { "warn" }.to_owned());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => logs
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
-        LogFormat::Json => logs.json().init(),
-    }
 }

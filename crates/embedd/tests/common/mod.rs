@@ -20,9 +20,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Start `embedd serve` with extra `args` and wait until it listens.
+    /// Start `embedd serve` with extra `args` and wait until it listens. Its log goes to the
+    /// test's output, or, when `EMBEDD_TEST_LOG_DIR` is set (scripts/test.sh sets it), at debug
+    /// level to a file there, which scripts/check_logs.py searches for what the tests sent.
     pub fn start(args: &[&str]) -> Self {
-        Self::start_logging(args, Stdio::inherit())
+        match swept_log() {
+            Some(file) => Self::start_filtered(args, "debug", file),
+            None => Self::start_logging(args, Stdio::inherit()),
+        }
     }
 
     /// Start `embedd serve` with its log (stderr, level warn) sent to `log`.
@@ -79,6 +84,17 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A new log file in `EMBEDD_TEST_LOG_DIR`, when it is set.
+fn swept_log() -> Option<std::fs::File> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = PathBuf::from(std::env::var_os("EMBEDD_TEST_LOG_DIR")?);
+    std::fs::create_dir_all(&dir).ok()?;
+    let binary = std::env::current_exe().ok()?;
+    let name = binary.file_stem()?.to_string_lossy().into_owned();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::fs::File::create(dir.join(format!("{name}-{}-{n}.log", std::process::id()))).ok()
 }
 
 /// A Python interpreter with `packages` installed: `EMBEDD_TEST_PYTHON` when the test script made
