@@ -34,6 +34,8 @@ fi
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The OpenTelemetry export is a cargo feature, off by default: linted and tested on its own.
+cargo clippy -p embedd --features otel --all-targets --locked -- -D warnings
 
 # The weights the inference tests compare against sentence-transformers' vectors.
 export EMBEDD_MODEL_DIR="${EMBEDD_MODEL_DIR:-$HOME/.cache/embedd/models}"
@@ -47,4 +49,5 @@ rm -rf "$EMBEDD_TEST_LOG_DIR"
 mkdir -p "$EMBEDD_TEST_LOG_DIR"
 touch "$EMBEDD_TEST_LOG_DIR/.started"
 cargo test --workspace --locked
+cargo test -p embedd --features otel --test otel --locked
 python3 scripts/check_logs.py "$EMBEDD_TEST_LOG_DIR/.started" "$EMBEDD_TEST_LOG_DIR" target/tmp
