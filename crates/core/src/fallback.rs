@@ -239,10 +239,20 @@ impl Registry {
         };
         let name = &slot.name;
         let dims = model.dimensions();
+        // A remote provider's bad answer is its fault (the chain moves on); ours is a bug.
+        let refuse = |message: String| match model.provider() {
+            p if p.is_remote() => EmbedError::Provider {
+                model: name.clone(),
+                provider: p.as_str().to_owned(),
+                message,
+                retry_after: None,
+            },
+            _ => EmbedError::Bug(message),
+        };
         if embeddings.vectors.len() != input.len()
             || embeddings.vectors.iter().any(|v| v.len() != dims)
         {
-            return Err(EmbedError::Bug(format!(
+            return Err(refuse(format!(
                 "model `{name}` returned {} vectors for {} inputs, or vectors not {dims} long",
                 embeddings.vectors.len(),
                 input.len()
@@ -252,7 +262,7 @@ impl Registry {
         if !wanted(options.outputs.sparse, embeddings.sparse.len())
             || !wanted(options.outputs.multi_vector, embeddings.multi_vectors.len())
         {
-            return Err(EmbedError::Bug(format!(
+            return Err(refuse(format!(
                 "model `{name}` did not return exactly the outputs asked for ({})",
                 options.outputs
             )));
@@ -261,7 +271,7 @@ impl Registry {
         let values = values.chain(embeddings.sparse.iter().flat_map(|s| &s.values));
         let mut values = values.chain(embeddings.multi_vectors.iter().flatten().flatten());
         if values.any(|x| !x.is_finite()) {
-            return Err(EmbedError::Bug(format!(
+            return Err(refuse(format!(
                 "model `{name}` returned a vector with NaN or infinity"
             )));
         }

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use common::{scratch_dir, Server};
+use common::{free_port, sample, scratch_dir, until, Server};
 use serde_json::json;
 
 /// A `redis-server` of its own, killed when dropped.
@@ -54,43 +54,6 @@ fn keys_in(port: u16) -> usize {
         .trim()
         .parse()
         .unwrap_or(0)
-}
-
-/// Run `attempt` until it gives an answer or 30 s pass: each attempt does real work (a request),
-/// so this waits on a condition, never on a timer.
-fn until<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::time::Instant::now() < deadline {
-        if let Some(found) = attempt() {
-            return Some(found);
-        }
-    }
-    None
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// The value of `name`'s sample whose labels include all of `labels`, 0 when there is none.
-fn sample(server: &Server, name: &str, labels: &[&str]) -> f64 {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let text = runtime.block_on(async {
-        reqwest::get(format!("{}/metrics", server.base))
-            .await
-            .expect("GET /metrics")
-            .text()
-            .await
-            .expect("text")
-    });
-    text.lines()
-        .filter(|l| l.split(['{', ' ']).next() == Some(name))
-        .filter(|l| labels.iter().all(|label| l.contains(label)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 fn embed(server: &Server, text: &str) -> serde_json::Value {

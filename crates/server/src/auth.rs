@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use embedd_core::config::RateLimit;
 use sha2::{Digest, Sha256};
 
-use crate::error::{ApiError, ErrorCode, PlainError, TeiError};
+use crate::error::{in_dialect_of, ApiError, ErrorCode};
 
 tokio::task_local! {
     /// The key of the request this task serves, for charging its tokens.
@@ -217,7 +217,7 @@ pub async fn require_key(
             "an API key is needed: send `Authorization: Bearer KEY`"
         };
         tracing::info!(route, "request refused: no valid API key");
-        return refuse(&route, ApiError::new(ErrorCode::Unauthorized, message));
+        return in_dialect_of(&route, ApiError::new(ErrorCode::Unauthorized, message));
     };
     if let Err(wait) = access.admit(key) {
         // Rounded up, so a caller who waits that long is let in.
@@ -233,22 +233,13 @@ pub async fn require_key(
             format!("this key's rate limit is used up; try again in {seconds}s"),
         );
         error.retry_after = Some(seconds);
-        return refuse(&route, error);
+        return in_dialect_of(&route, error);
     }
     let caller = Caller {
         key,
         access: access.clone(),
     };
     CALLER.scope(caller, next.run(request)).await
-}
-
-/// `error` in the shape of the dialect `route` belongs to.
-fn refuse(route: &str, error: ApiError) -> Response {
-    match route {
-        "/embed" | "/embed_sparse" | "/tokenize" | "/info" => TeiError(error).into_response(),
-        r if r.starts_with("/api/") || r == "/encode" => PlainError(error).into_response(),
-        _ => error.into_response(),
-    }
 }
 
 #[cfg(test)]

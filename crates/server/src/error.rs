@@ -309,6 +309,16 @@ impl IntoResponse for TeiError {
     }
 }
 
+/// `error` in the shape of the dialect `route` (a matched route) belongs to, for answers made
+/// before a handler runs (keys, limits, shutdown).
+pub fn in_dialect_of(route: &str, error: ApiError) -> Response {
+    match route {
+        "/embed" | "/embed_sparse" | "/tokenize" | "/info" => TeiError(error).into_response(),
+        r if r.starts_with("/api/") || r == "/encode" => PlainError(error).into_response(),
+        _ => error.into_response(),
+    }
+}
+
 /// Every dialect's error converts from the model layer's and from [`ApiError`].
 macro_rules! dialect_error {
     ($($dialect:ident),*) => {$(

@@ -19,6 +19,7 @@
 //! - [`metrics`]: `GET /metrics`, Prometheus' text format.
 //! - [`status`]: the status page at `/`, live from `/metrics` and `/status/models`.
 //! - [`openapi`]: `GET /openapi.json`, generated from the handlers' own types, and `GET /docs`.
+//! - [`lifecycle`]: draining after SIGTERM: new requests 503, requests in flight finish.
 //! - [`auth`]: API keys (`Authorization: Bearer`) and per-key rate limits, a middleware.
 //! - [`request_log`]: a request id and one log line per request, never with input text.
 #![deny(missing_docs)]
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod input;
+pub mod lifecycle;
 pub mod metrics;
 pub mod ollama;
 pub mod openai;
@@ -84,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         tracing::error!(error = %e, "the API description could not be serialised");
         "{}".to_owned()
     })));
+    let lifecycle_state = state.clone();
     let router = router
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
@@ -98,6 +101,10 @@ pub fn router(state: AppState) -> Router {
         None => router,
     };
     router
+        .layer(axum::middleware::from_fn_with_state(
+            lifecycle_state,
+            lifecycle::refuse_while_draining,
+        ))
         .layer(axum::middleware::from_fn(request_log::log_request))
         .with_state(state)
 }

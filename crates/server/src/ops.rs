@@ -1,5 +1,7 @@
 //! Operations routes: liveness, readiness, and JSON answers for unknown routes.
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -20,7 +22,8 @@ pub struct Health {
 /// The answer of `GET /ready`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready` or `not_ready`.
+    /// `ready`, `degraded` (answering, but the default model's remote provider is down),
+    /// `not_ready` (loading, or a model embedd runs itself failed) or `draining`.
     pub status: &'static str,
     /// The default model.
     pub model: String,
@@ -42,45 +45,65 @@ pub async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// `GET /ready`: the default model is built and healthy, so requests will be served.
+/// How long a model's health check may hold `/ready` (probes time out after a second or two).
+const HEALTH_WAIT: Duration = Duration::from_secs(2);
+
+/// `GET /ready`: whether this replica can answer. 503 while the default model loads, when a model
+/// embedd runs itself fails its check, and while draining; 200 `degraded` when the default model
+/// is remote and its provider does not answer: this replica is fine, and taking every replica out
+/// of the load balancer for a shared upstream's outage would turn the fallback chain's answers
+/// into connection errors.
 #[utoipa::path(
     get,
     path = "/ready",
     operation_id = "ready",
     tag = "Operations",
-    summary = "Readiness: the default model is built and healthy",
+    summary = "Readiness: this replica can answer (ready, or degraded when a remote default model is down)",
     responses(
-        (status = 200, description = "Ready", body = Readiness),
-        (status = 503, description = "Not ready, with the reason", body = Readiness)
+        (status = 200, description = "Ready, or degraded (a remote default model's provider is down)", body = Readiness),
+        (status = 503, description = "Loading, a local model failed, or draining; with the reason", body = Readiness)
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let name = state.registry.default_name().to_owned();
-    let status = match state.registry.get(&name) {
-        Ok(model) => match model.health().await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(e.to_string()),
-        },
-        Err(e) => Err(e.to_string()),
-    };
-    match status {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(Readiness {
-                status: "ready",
-                model: name,
-                reason: None,
-            }),
-        ),
-        Err(reason) => (
+    let (status, state_name, reason) = if state.lifecycle.is_draining() {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(Readiness {
-                status: "not_ready",
-                model: name,
-                reason: Some(reason),
-            }),
-        ),
-    }
+            "draining",
+            Some("shutting down".to_owned()),
+        )
+    } else {
+        match state.registry.get(&name) {
+            Err(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                Some(e.to_string()),
+            ),
+            Ok(model) => {
+                let checked = match tokio::time::timeout(HEALTH_WAIT, model.health()).await {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no health answer within {HEALTH_WAIT:?}")),
+                };
+                match checked {
+                    Ok(()) => (StatusCode::OK, "ready", None),
+                    Err(reason) if model.provider().is_remote() => {
+                        (StatusCode::OK, "degraded", Some(reason))
+                    }
+                    Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready", Some(reason)),
+                }
+            }
+        }
+    };
+    metrics::gauge!("embedd_ready").set(if status == StatusCode::OK { 1.0 } else { 0.0 });
+    metrics::gauge!("embedd_degraded").set(if state_name == "degraded" { 1.0 } else { 0.0 });
+    (
+        status,
+        Json(Readiness {
+            status: state_name,
+            model: name,
+            reason,
+        }),
+    )
 }
 
 /// Any unknown path.

@@ -47,6 +47,8 @@ pub struct AppState {
     pub limits: Limits,
     /// API keys and their rate limits; `None`: every route is open.
     pub access: Option<Arc<crate::auth::Access>>,
+    /// Whether the server is draining before it stops.
+    pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
 }
 
 impl AppState {

@@ -296,6 +296,27 @@ pub struct ServerConfig {
     /// What each key may use per minute; unlimited when absent.
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,
+    /// After SIGTERM, how long the server keeps answering new requests with 503 (and `/ready`
+    /// with 503) before it stops accepting connections, while a load balancer takes it out.
+    #[serde(
+        default = "default_shutdown_drain",
+        deserialize_with = "units::duration"
+    )]
+    pub shutdown_drain: Duration,
+    /// After that, how long requests in flight may take to finish before the process exits anyway.
+    #[serde(
+        default = "default_shutdown_grace",
+        deserialize_with = "units::duration"
+    )]
+    pub shutdown_grace: Duration,
+}
+
+fn default_shutdown_drain() -> Duration {
+    Duration::from_secs(2)
+}
+
+fn default_shutdown_grace() -> Duration {
+    Duration::from_secs(25)
 }
 
 /// Per-key limits, per minute.
@@ -322,6 +343,8 @@ impl Default for ServerConfig {
             api_keys_file: None,
             public_routes: default_public_routes(),
             rate_limit: None,
+            shutdown_drain: default_shutdown_drain(),
+            shutdown_grace: default_shutdown_grace(),
         }
     }
 }

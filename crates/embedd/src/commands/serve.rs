@@ -1,9 +1,12 @@
-//! `embedd serve`: the HTTP API until SIGINT or SIGTERM, then a graceful stop.
+//! `embedd serve`: the HTTP API until SIGINT or SIGTERM, then a graceful stop: after SIGTERM it
+//! drains for `server.shutdown_drain` (new requests 503), then stops accepting connections and
+//! gives requests in flight `server.shutdown_grace` to finish.
 
 use std::io::Write;
 
 use anyhow::Context;
 use embedd_core::config::ByteSize;
+use embedd_server::lifecycle::Lifecycle;
 use embedd_server::{AppState, Limits};
 
 use crate::cli::ServeArgs;
@@ -46,19 +49,56 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("embedd listening on http://{address}");
     std::io::stdout().flush()?;
 
+    let lifecycle = std::sync::Arc::new(Lifecycle::default());
     let state = AppState {
         registry: registry.clone(),
         limits,
         access: setup::access(server)?.map(std::sync::Arc::new),
+        lifecycle: lifecycle.clone(),
     };
-    embedd_server::serve(listener, state, shutdown_signal()).await?;
-    tracing::info!("stopped accepting requests; closing models");
+    let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (drain, grace) = (server.shutdown_drain, server.shutdown_grace);
+    let stop = {
+        let stopping = stopping.clone();
+        async move {
+            let signal = shutdown_signal().await;
+            lifecycle.drain();
+            // SIGTERM comes from an orchestrator: keep refusing new requests with 503 while it
+            // takes this replica out. Ctrl-C comes from a person, who wants it to stop now.
+            if signal == Signal::Terminate && !drain.is_zero() {
+                tokio::time::sleep(drain).await;
+            }
+            tracing::info!("stopped accepting connections; finishing requests in flight");
+            stopping.notify_one();
+        }
+    };
+    let served = embedd_server::serve(listener, state, stop);
+    tokio::pin!(served);
+    let overdue = async {
+        stopping.notified().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = &mut served => result?,
+        () = overdue => tracing::warn!(
+            grace_seconds = grace.as_secs_f64(),
+            "requests still in flight after the grace period; exiting without them"
+        ),
+    }
+    tracing::info!("closing models");
     registry.close_all().await;
     Ok(())
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+/// The signal that stopped the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM, saying which.
+async fn shutdown_signal() -> Signal {
     let interrupt = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");
@@ -80,7 +120,13 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        () = interrupt => tracing::info!("interrupted; finishing requests in flight"),
-        () = terminate => tracing::info!("terminated; finishing requests in flight"),
+        () = interrupt => {
+            tracing::info!("interrupted; finishing requests in flight");
+            Signal::Interrupt
+        }
+        () = terminate => {
+            tracing::info!("terminated; draining, then finishing requests in flight");
+            Signal::Terminate
+        }
     }
 }

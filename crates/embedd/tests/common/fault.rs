@@ -1,5 +1,6 @@
 //! A small TCP proxy for fault injection: each new connection takes the next scripted action
-//! (forward, delay then forward, drop, reset, or answer an HTTP status itself); when the script
+//! (forward, delay then forward, drop, reset, answer an HTTP status, or answer 200 with any body
+//! itself); when the script
 //! is empty it forwards. Every connection carries one request and is closed after its answer
 //! (`Connection: close`), so the script counts requests. Listens on 127.0.0.1 only.
 
@@ -24,6 +25,8 @@ pub enum Action {
     Reset,
     /// Read the request and answer this status with a JSON error (and `Retry-After` if given).
     Status(u16, Option<u32>),
+    /// Read the request and answer 200 with this body as JSON, whatever it holds.
+    Answer(String),
 }
 
 /// A running proxy.
@@ -93,6 +96,15 @@ async fn handle(mut client: TcpStream, upstream: String, action: Action) {
                 .unwrap_or_default();
             let response = format!(
                 "HTTP/1.1 {code} Injected\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{retry}Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = client.write_all(response.as_bytes()).await;
+            let _ = client.shutdown().await;
+        }
+        Action::Answer(body) => {
+            read_request(&mut client).await;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
             let _ = client.write_all(response.as_bytes()).await;

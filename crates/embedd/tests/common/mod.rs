@@ -69,6 +69,19 @@ impl Server {
         Self { child, base }
     }
 
+    /// The server's exit status once it exits by itself, or `None` if it is still running after
+    /// `limit` (a condition checked every 50 ms, not a timer the test relies on).
+    pub fn exit_within(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("the server's status") {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Send a signal (`TERM`, `INT`) to the server.
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
@@ -267,4 +280,42 @@ pub fn chromium_dom(url: &str) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Run `attempt` until it gives an answer or 30 s pass: each attempt does real work (a request),
+/// so this waits on a condition, never on a timer.
+pub fn until<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if let Some(found) = attempt() {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// A TCP port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The value of `name`'s sample whose labels include all of `labels`, 0 when there is none.
+pub fn sample(server: &Server, name: &str, labels: &[&str]) -> f64 {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let text = runtime.block_on(async {
+        reqwest::get(format!("{}/metrics", server.base))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("text")
+    });
+    text.lines()
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }

@@ -212,15 +212,16 @@ pub fn vectors(value: &serde_json::Value, http: &Http) -> Result<Vec<Vec<f32>>, 
         .ok_or_else(|| http.error("the answer holds no list of vectors".to_owned(), None))?;
     rows.iter()
         .map(|row| {
+            // A number beyond f32's range would become infinity: refused like any non-number.
             row.as_array()
                 .and_then(|xs| {
                     xs.iter()
-                        .map(|x| x.as_f64().map(|f| f as f32))
+                        .map(|x| x.as_f64().map(|f| f as f32).filter(|f| f.is_finite()))
                         .collect::<Option<Vec<f32>>>()
                 })
                 .ok_or_else(|| {
                     http.error(
-                        "a vector in the answer is not a list of numbers".to_owned(),
+                        "a vector in the answer is not a list of finite numbers".to_owned(),
                         None,
                     )
                 })

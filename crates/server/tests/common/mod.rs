@@ -33,6 +33,7 @@ pub async fn start(config_yaml: &str, limits: Limits) -> TestServer {
         registry: registry.clone(),
         limits,
         access: None,
+        lifecycle: Default::default(),
     };
     tokio::spawn(embedd_server::serve(listener, state, async {
         let _ = stopped.await;

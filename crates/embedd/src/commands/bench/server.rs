@@ -30,6 +30,7 @@ pub async fn run(
         },
         // The benchmark's own clients carry no key.
         access: None,
+        lifecycle: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(embedd_server::serve(listener, state, async {
