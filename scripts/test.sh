@@ -33,6 +33,9 @@ if [ -n "$missing" ]; then
   $sudo apt-get install -y -qq $missing >/dev/null
 fi
 
+# Scratch directories of earlier runs (copies of models among them) are not kept.
+rm -rf target/tmp
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The OpenTelemetry export is a cargo feature, off by default: linted and tested on its own.

@@ -48,6 +48,38 @@ pub enum Command {
     /// Check a model's quality against a published benchmark.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Drive a running server with many concurrent clients for a while (single texts, batches,
+    /// long passages); report statuses, p50/p99 per kind, throughput and the server's memory.
+    Load(LoadArgs),
+}
+
+/// `embedd load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The server.
+    #[arg(long, env = "EMBEDD_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Concurrent clients, each sending one request after another.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// How long to send (`60s`, `2m`).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub duration: std::time::Duration,
+    /// Short texts, one a line: single texts and batches of 32 are drawn from it.
+    #[arg(long, value_name = "FILE")]
+    pub corpus: PathBuf,
+    /// Long passages, one a line.
+    #[arg(long, value_name = "FILE")]
+    pub long: PathBuf,
+    /// The model to ask for [default: the server's default model].
+    #[arg(long, short = 'm')]
+    pub model: Option<String>,
+    /// The server's process id, to report its resident memory before and after (Linux).
+    #[arg(long)]
+    pub pid: Option<u32>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `embedd fetch`.
