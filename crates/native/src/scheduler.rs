@@ -225,8 +225,6 @@ impl Worker {
             while let Ok(job) = waiting.try_recv() {
                 line.push_back(InProgress::from(job));
             }
-            metrics::gauge!("embedd_queue_depth", "model" => self.model.clone())
-                .set(self.admitted.load(Ordering::Acquire) as f64);
             line.retain(|request| {
                 let wanted = !request.reply.is_closed();
                 if !wanted {
@@ -238,10 +236,20 @@ impl Worker {
                 }
                 wanted
             });
+            self.publish_depth();
             if !line.is_empty() {
                 self.step(&mut line);
             }
+            // After answering too: when the line empties, the thread blocks on the next job,
+            // and the gauge must not keep the last busy value meanwhile.
+            self.publish_depth();
         }
+    }
+
+    /// Publish the requests admitted and not yet answered.
+    fn publish_depth(&self) {
+        metrics::gauge!("embedd_queue_depth", "model" => self.model.clone())
+            .set(self.admitted.load(Ordering::Acquire) as f64);
     }
 
     /// The token budget of the next batch.

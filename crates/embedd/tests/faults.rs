@@ -1,0 +1,122 @@
+//! Faults a serving replica meets: a client that hangs up mid-request, a model directory deleted
+//! under it, and the same text sent alone and inside batches of every shape (ollama #6262: a
+//! text's vector must not depend on its neighbours).
+
+mod common;
+
+use std::io::Write;
+
+use common::{copy_tree, http, installed_model, sample, scratch_dir, until, Server};
+use serde_json::{json, Value};
+
+fn native_server(name: &str, model_dir: Option<&std::path::Path>) -> Server {
+    let model = match model_dir {
+        Some(dir) => dir.display().to_string(),
+        None => "all-MiniLM-L6-v2".to_owned(),
+    };
+    let config = scratch_dir(name).join("config.yaml");
+    std::fs::write(
+        &config,
+        format!("embeddings:\n  default_model: m\n  models:\n    m: {{provider: native, model_id: '{model}'}}\n"),
+    )
+    .unwrap();
+    Server::start(&["--config", config.to_str().unwrap()])
+}
+
+fn vectors(server: &Server, inputs: &[String]) -> Vec<Vec<f32>> {
+    let (status, body) = http(
+        "POST",
+        &format!("{}/v1/embeddings", server.base),
+        Some(json!({"input": inputs})),
+    );
+    assert_eq!(status, 200, "{body}");
+    body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|d| {
+            d["embedding"]
+                .as_array()
+                .expect("embedding")
+                .iter()
+                .map(|x| x.as_f64().expect("number") as f32)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_client_that_hangs_up_mid_request_costs_the_server_nothing() {
+    installed_model("all-MiniLM-L6-v2");
+    let server = native_server("faults-hangup", None);
+    let long = "the quick brown fox jumps over the lazy dog ".repeat(40);
+    let inputs: Vec<String> = (0..96).map(|i| format!("{i} {long}")).collect();
+    let body = json!({ "input": inputs }).to_string();
+    let address = server.base.trim_start_matches("http://");
+    let mut socket = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        socket,
+        "POST /v1/embeddings HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    until(|| (sample(&server, "embedd_queue_depth", &[]) >= 1.0).then_some(()))
+        .expect("the request was admitted");
+    drop(socket);
+    // The server answers others meanwhile, and its queue empties: nothing is left waiting.
+    assert_eq!(vectors(&server, &["still here".to_owned()]).len(), 1);
+    until(|| (sample(&server, "embedd_queue_depth", &[]) == 0.0).then_some(()))
+        .expect("the abandoned request left the queue");
+    let (status, _) = http("GET", &format!("{}/ready", server.base), None);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn a_text_gets_the_same_vector_alone_and_in_any_batch() {
+    installed_model("all-MiniLM-L6-v2");
+    let server = native_server("faults-batch", None);
+    let text = "A man is playing a guitar on the street.".to_owned();
+    let alone = vectors(&server, std::slice::from_ref(&text)).remove(0);
+    let long = "an unrelated passage that is much longer than the text ".repeat(30);
+    let companions = |n: usize| -> Vec<String> {
+        (0..n)
+            .map(|i| match i % 3 {
+                0 => format!("short {i}"),
+                1 => format!("{i} {long}"),
+                _ => format!("a sentence of middling length, number {i}, about nothing"),
+            })
+            .collect()
+    };
+    for (size, at) in [(2, 0), (2, 1), (8, 5), (32, 0), (32, 31), (64, 17)] {
+        let mut batch = companions(size - 1);
+        batch.insert(at, text.clone());
+        let got = vectors(&server, &batch).remove(at);
+        let diff = alone
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            diff <= 1e-6,
+            "batch of {size}, position {at}: differs by {diff}"
+        );
+    }
+}
+
+#[test]
+fn deleting_the_model_directory_while_serving_keeps_serving() {
+    let installed = installed_model("all-MiniLM-L6-v2");
+    let copy = scratch_dir("faults-deleted").join("model");
+    copy_tree(&installed, &copy);
+    let server = native_server("faults-deleted-config", Some(&copy));
+    let texts = ["before and after".to_owned()];
+    let before = vectors(&server, &texts);
+    std::fs::remove_dir_all(&copy).expect("delete the model directory");
+    assert_eq!(
+        vectors(&server, &texts),
+        before,
+        "the loaded weights serve on"
+    );
+    let (status, body): (u16, Value) = http("GET", &format!("{}/ready", server.base), None);
+    assert_eq!(status, 200, "{body}");
+}
