@@ -11,6 +11,10 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ErrorCode};
 
+/// How long a client may take to send a request body (an extension the router adds).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub std::time::Duration);
+
 /// A JSON body parsed into `T`; malformed JSON, wrong types and oversized bodies become errors
 /// naming the offending field, in the dialect's error shape `E` (OpenAI's by default).
 pub struct JsonBody<T, E = ApiError>(pub T, pub PhantomData<E>);
@@ -24,8 +28,22 @@ where
     type Rejection = E;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
+        let timeout = req
+            .extensions()
+            .get::<BodyTimeout>()
+            .map_or(std::time::Duration::from_secs(30), |t| t.0);
+        // A client that sends its body slowly (or never) must not hold the request forever.
+        let bytes = tokio::time::timeout(timeout, Bytes::from_request(req, state))
             .await
+            .map_err(|_| {
+                E::from(ApiError::new(
+                    ErrorCode::BodyTimeout,
+                    format!(
+                        "the request body did not arrive within {}s",
+                        timeout.as_secs_f64()
+                    ),
+                ))
+            })?
             .map_err(|r| E::from(body_error(r)))?;
         parse(&bytes)
             .map(|v| JsonBody(v, PhantomData))

@@ -33,6 +33,8 @@ pub enum ErrorCode {
     BodyTooLarge,
     /// The body could not be read.
     InvalidBody,
+    /// The body did not arrive in time.
+    BodyTimeout,
     /// No model of that name.
     ModelNotFound,
     /// The model cannot do what was asked (token ids without a tokenizer, say).
@@ -69,6 +71,7 @@ impl ErrorCode {
             Self::TooManyInputs => "too_many_inputs",
             Self::BodyTooLarge => "body_too_large",
             Self::InvalidBody => "invalid_body",
+            Self::BodyTimeout => "body_timeout",
             Self::ModelNotFound => "model_not_found",
             Self::Unsupported => "unsupported",
             Self::NotFound => "not_found",
@@ -95,6 +98,7 @@ impl ErrorCode {
             | Self::InvalidBody
             | Self::Unsupported => StatusCode::BAD_REQUEST,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::ModelNotFound | Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Overloaded | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -124,6 +128,7 @@ impl ErrorCode {
             }
             Self::Overloaded | Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "Overloaded"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized"),
+            Self::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "Validation"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Unhealthy"),
             Self::ProviderError | Self::Timeout | Self::Internal => {
                 (StatusCode::FAILED_DEPENDENCY, "Backend")

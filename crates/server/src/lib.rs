@@ -19,6 +19,8 @@
 //! - [`metrics`]: `GET /metrics`, Prometheus' text format.
 //! - [`status`]: the status page at `/`, live from `/metrics` and `/status/models`.
 //! - [`openapi`]: `GET /openapi.json`, generated from the handlers' own types, and `GET /docs`.
+//! - [`listen`]: accepting connections with header timeouts and size bounds, and closing them
+//!   gracefully.
 //! - [`lifecycle`]: draining after SIGTERM: new requests 503, requests in flight finish.
 //! - [`auth`]: API keys (`Authorization: Bearer`) and per-key rate limits, a middleware.
 //! - [`request_log`]: a request id and one log line per request, never with input text.
@@ -29,6 +31,7 @@ pub mod body;
 pub mod error;
 pub mod input;
 pub mod lifecycle;
+pub mod listen;
 pub mod metrics;
 pub mod ollama;
 pub mod openai;
@@ -58,6 +61,7 @@ pub use state::{AppState, Limits};
 pub fn router(state: AppState) -> Router {
     metrics::install();
     let body_limit = state.limits.body_limit;
+    let body_timeout = state.limits.body_timeout;
     let access = state.access.clone();
     // Each route is registered together with its description, so `/openapi.json` lists them all.
     let (router, description) = OpenApiRouter::with_openapi(openapi::base())
@@ -91,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(Extension(spec))
+        .layer(Extension(body::BodyTimeout(body_timeout)))
         .layer(DefaultBodyLimit::max(body_limit));
     // Keys are checked inside the request log, so refusals are logged (and counted) too.
     let router = match access {
@@ -115,7 +120,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = listen::ConnectionLimits {
+        header_timeout: state.limits.header_timeout,
+        max_header_bytes: state.limits.max_header_bytes,
+    };
+    listen::serve_connections(listener, router(state), limits, shutdown).await
 }

@@ -81,6 +81,9 @@ pub enum OpenAiErrors {
     /// No model of that name.
     #[response(status = 404)]
     NotFound(OpenAiErrorBody),
+    /// The body did not arrive within `server.body_timeout`.
+    #[response(status = 408)]
+    BodyTimeout(OpenAiErrorBody),
     /// The body is larger than the server accepts.
     #[response(status = 413)]
     TooLarge(OpenAiErrorBody),
@@ -114,6 +117,9 @@ pub enum PlainErrors {
     /// The key's budget is used up; `Retry-After` says when to try again.
     #[response(status = 429)]
     RateLimited(PlainErrorBody),
+    /// The body did not arrive within `server.body_timeout`.
+    #[response(status = 408)]
+    BodyTimeout(PlainErrorBody),
     /// The body is larger than the server accepts.
     #[response(status = 413)]
     TooLarge(PlainErrorBody),
@@ -134,6 +140,9 @@ pub enum TeiErrors {
     /// No key, or not one of the server's (`Unauthorized`).
     #[response(status = 401)]
     Unauthorized(TeiErrorBody),
+    /// The body did not arrive within `server.body_timeout` (`Validation`).
+    #[response(status = 408)]
+    BodyTimeout(TeiErrorBody),
     /// An input, or the request, is over a size limit (`Validation`).
     #[response(status = 413)]
     TooLarge(TeiErrorBody),

@@ -15,6 +15,13 @@ pub struct Limits {
     pub body_limit: usize,
     /// Most tokens the inputs of one request may hold together.
     pub max_tokens_per_request: usize,
+    /// The longest a client may take to send a request's line and headers (or idle between
+    /// requests on a kept-alive connection).
+    pub header_timeout: std::time::Duration,
+    /// The longest a client may take to send a request's body.
+    pub body_timeout: std::time::Duration,
+    /// The largest request line and headers, in bytes.
+    pub max_header_bytes: usize,
 }
 
 impl Default for Limits {
@@ -24,6 +31,9 @@ impl Default for Limits {
             max_inputs: request.max_inputs,
             body_limit: 2 * 1024 * 1024,
             max_tokens_per_request: request.max_tokens_per_request,
+            header_timeout: std::time::Duration::from_secs(10),
+            body_timeout: std::time::Duration::from_secs(30),
+            max_header_bytes: 64 * 1024,
         }
     }
 }

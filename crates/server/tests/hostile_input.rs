@@ -241,6 +241,7 @@ async fn configured_limits_apply() {
             max_inputs: 4,
             body_limit: 4096,
             max_tokens_per_request: 6,
+            ..Limits::default()
         },
     )
     .await;

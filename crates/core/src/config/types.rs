@@ -309,6 +309,31 @@ pub struct ServerConfig {
         deserialize_with = "units::duration"
     )]
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's line and headers, or stay idle between
+    /// requests on a kept-alive connection, before the connection is closed.
+    #[serde(
+        default = "default_header_timeout",
+        deserialize_with = "units::duration"
+    )]
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body (408 past it).
+    #[serde(default = "default_body_timeout", deserialize_with = "units::duration")]
+    pub body_timeout: Duration,
+    /// The largest request line and headers (`64KiB`; 431 past it).
+    #[serde(default = "default_max_header_size")]
+    pub max_header_size: ByteSize,
+}
+
+fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_body_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_max_header_size() -> ByteSize {
+    ByteSize(64 * 1024)
 }
 
 fn default_shutdown_drain() -> Duration {
@@ -345,6 +370,9 @@ impl Default for ServerConfig {
             rate_limit: None,
             shutdown_drain: default_shutdown_drain(),
             shutdown_grace: default_shutdown_grace(),
+            header_timeout: default_header_timeout(),
+            body_timeout: default_body_timeout(),
+            max_header_size: default_max_header_size(),
         }
     }
 }

@@ -28,6 +28,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_inputs: args.max_inputs.unwrap_or(server.max_inputs).max(1),
         body_limit: usize::try_from(body_limit.0).unwrap_or(usize::MAX),
         max_tokens_per_request: server.max_tokens_per_request,
+        header_timeout: server.header_timeout,
+        body_timeout: server.body_timeout,
+        max_header_bytes: usize::try_from(server.max_header_size.0).unwrap_or(usize::MAX),
     };
     let host = args.host.clone().unwrap_or_else(|| server.host.clone());
     let port = args.port.unwrap_or(server.port);

@@ -27,6 +27,7 @@ pub async fn run(
             max_inputs: config.server.max_inputs,
             body_limit: usize::try_from(config.server.body_limit.0).unwrap_or(usize::MAX),
             max_tokens_per_request: config.server.max_tokens_per_request,
+            ..Limits::default()
         },
         // The benchmark's own clients carry no key.
         access: None,
