@@ -1,10 +1,11 @@
-"""What the shipping files promise, checked: the Dockerfile builds the binary in one stage and
+"""What the shipping files promise, checked: the release profile unwinds on panic; the Dockerfile builds the binary in one stage and
 runs it as a non-root user in another, with models fetched by `embedd fetch` and a health check
 on /ready; the compose stack checks /ready and holds the seed's services; the Kubernetes
 Deployment probes /ready and /health and reads the same configuration as compose.
 Usage: deploy_check.py REPOSITORY_ROOT"""
 
 import sys
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -12,6 +13,12 @@ from dockerfile_parse import DockerfileParser
 
 root = Path(sys.argv[1])
 deploy = root / "deploy"
+
+# The release build the image ships: a panic in a batch is caught (the scheduler fails that
+# batch's requests and serves on), which `panic = "abort"` would turn into a dead server.
+profiles = tomllib.loads((root / "Cargo.toml").read_text()).get("profile", {})
+assert profiles.get("release", {}).get("panic", "unwind") == "unwind", "release must unwind"
+print("release profile: panics unwind")
 
 # The image.
 dockerfile = DockerfileParser(path=str(root / "Dockerfile"))

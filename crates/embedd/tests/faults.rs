@@ -120,3 +120,77 @@ fn deleting_the_model_directory_while_serving_keeps_serving() {
     let (status, body): (u16, Value) = http("GET", &format!("{}/ready", server.base), None);
     assert_eq!(status, 200, "{body}");
 }
+
+/// One request with a client-side bound, so a hang fails the test instead of stalling it.
+fn bounded(method: &str, url: &str, body: Value) -> (u16, Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let response = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .expect("client")
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+                url,
+            )
+            .json(&body)
+            .send()
+            .await
+            .expect("an answer within two minutes");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    })
+}
+
+#[test]
+fn the_failures_the_peers_are_known_for_do_not_happen_here() {
+    installed_model("all-MiniLM-L6-v2");
+    let server = native_server("faults-peers", None);
+    let url = |route: &str| format!("{}{route}", server.base);
+    // TEI #235: /tokenize of a request's worth of text made an answer many times its size.
+    let words = "word ".repeat(360_000);
+    let (status, body) = bounded("POST", &url("/tokenize"), json!({"inputs": words}));
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error_type"], "Validation");
+    // TEI #694 / #723: inputs that hung the tokenizer. One word of a million letters, and a
+    // letter under a hundred thousand combining marks, answered like any other text.
+    let one_word = "a".repeat(1_000_000);
+    let marks = format!("e{}", "\u{301}".repeat(100_000));
+    for text in [&one_word, &marks] {
+        let (status, body) = bounded("POST", &url("/tokenize"), json!({"inputs": text}));
+        assert!(status == 200 || status == 413, "{status}: {body}");
+        let (status, body) = bounded(
+            "POST",
+            &url("/embed"),
+            json!({"inputs": text, "truncate": true}),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    // Ollama #7288: an over-long input crashed the runner. Ollama's own default truncates; with
+    // truncation off it is a 400 naming the limit; the server is well either way.
+    let long = "a long input ".repeat(50_000);
+    let (status, body) = bounded("POST", &url("/api/embed"), json!({"input": long}));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = bounded(
+        "POST",
+        &url("/api/embed"),
+        json!({"input": long, "truncate": false}),
+    );
+    assert_eq!(status, 400, "{body}");
+    // Ollama #13572: a NaN in a vector failed the answer's serialisation. Vectors are checked
+    // finite before they are answered (a provider's are refused: tests/provider_faults.rs).
+    let (status, body) = bounded(
+        "POST",
+        &url("/v1/embeddings"),
+        json!({"input": ["", " ", "\u{0}"]}),
+    );
+    assert_eq!(
+        status, 400,
+        "an empty input is refused, not embedded as NaN: {body}"
+    );
+    let (status, _) = bounded("GET", &url("/ready"), Value::Null);
+    assert_eq!(status, 200, "and the server is well");
+}

@@ -13,7 +13,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::body::JsonBody;
-use crate::error::{ApiError, TeiError};
+use crate::error::{ApiError, ErrorCode, TeiError};
 use crate::input::{parse_input, parse_texts, InputSchema, TextsSchema};
 use crate::openai::with_model_header;
 use crate::openapi::TeiErrors;
@@ -154,7 +154,8 @@ pub struct TokenizeRequest {
     pub add_special_tokens: Option<bool>,
 }
 
-/// `POST /tokenize`: each input's tokens, untruncated.
+/// `POST /tokenize`: each input's tokens, untruncated, up to `server.max_tokens_per_request`
+/// in all (413 past it).
 #[utoipa::path(
     post,
     path = "/tokenize",
@@ -174,6 +175,17 @@ pub async fn tokenize(
     let tokens = model
         .tokenize(&texts, request.add_special_tokens.unwrap_or(true))
         .await?;
+    // The answer is an object per token: a request's worth of text could otherwise make an
+    // answer fifty times its size (TEI #235). The same cap as embedding holds here.
+    let total: usize = tokens.iter().map(Vec::len).sum();
+    let limit = state.limits.max_tokens_per_request;
+    if total > limit {
+        return Err(ApiError::new(
+            ErrorCode::TooManyTokens,
+            format!("the inputs hold {total} tokens; at most {limit} can be listed in one request"),
+        )
+        .into());
+    }
     Ok(Json(tokens))
 }
 
