@@ -6,7 +6,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{copy_tree, http, installed_model, sample, scratch_dir, until, Server};
+use common::{copy_tree, http, installed_model, request, sample, scratch_dir, until, Server};
 use serde_json::{json, Value};
 
 fn native_server(name: &str, model_dir: Option<&std::path::Path>) -> Server {
@@ -121,28 +121,16 @@ fn deleting_the_model_directory_while_serving_keeps_serving() {
     assert_eq!(status, 200, "{body}");
 }
 
-/// One request with a client-side bound, so a hang fails the test instead of stalling it.
+/// One request the client gives up on after two minutes, so a hang fails the test instead of
+/// stalling it: the status and the JSON answer (null when not JSON).
 fn bounded(method: &str, url: &str, body: Value) -> (u16, Value) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let response = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(120))
-            .build()
-            .expect("client")
-            .request(
-                reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
-                url,
-            )
-            .json(&body)
-            .send()
-            .await
-            .expect("an answer within two minutes");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    })
+    let answer = request(
+        method,
+        url,
+        Some(body),
+        Some(std::time::Duration::from_secs(120)),
+    );
+    (answer.status, answer.body.unwrap_or_default())
 }
 
 #[test]

@@ -7,32 +7,17 @@ mod common;
 
 use std::time::Duration;
 
-use common::{free_port, http, installed_model, sample, scratch_dir, until, Server};
+use common::{free_port, http, installed_model, request, sample, scratch_dir, until, Server};
 use serde_json::{json, Value};
 
-/// One request on a runtime of its own: the status, the `Retry-After` header and the JSON answer.
+/// One request: the status, the `Retry-After` header and the JSON answer (null when not JSON).
 fn call(method: &str, url: &str, body: Option<Value>) -> (u16, Option<String>, Value) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = reqwest::Client::new().request(method, url);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request
-            .send()
-            .await
-            .expect("an answer, never a dropped connection");
-        let status = response.status().as_u16();
-        let retry = response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap_or_default().to_owned());
-        (status, retry, response.json().await.unwrap_or(Value::Null))
-    })
+    let answer = request(method, url, body, None);
+    (
+        answer.status,
+        answer.retry_after,
+        answer.body.unwrap_or_default(),
+    )
 }
 
 #[test]

@@ -130,33 +130,45 @@ fn replicas_share_vectors_through_redis_and_live_without_it() {
     drop(redis);
 }
 
+/// A config file: the hash model with the cache on, Redis at `port`, calls bounded by `timeout`.
+fn config_with_redis(dir: &str, port: u16, timeout: &str) -> std::path::PathBuf {
+    let dir = scratch_dir(dir);
+    let config = dir.join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "embeddings:\n  default_model: h\n  models:\n    h: {{provider: hash, dimensions: 8, cache_enabled: true}}\n  cache: {{redis_url: 'redis://127.0.0.1:{port}/0', redis_timeout: {timeout}}}\n"
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// A server whose Redis does not work answers right by itself: a text computed, then served from
+/// memory, another computed; the failure counted.
+fn assert_served_around(server: &Server, what: &str) {
+    let first = embed(server, "one text");
+    assert_eq!(first.as_array().map(Vec::len), Some(8));
+    assert_eq!(embed(server, "one text"), first, "then from memory");
+    assert_eq!(embed(server, "another").as_array().map(Vec::len), Some(8));
+    assert!(
+        sample(server, "embedd_cache_errors_total", &["tier=\"redis\""]) >= 1.0,
+        "{what} was counted"
+    );
+    assert_eq!(
+        sample(server, "embedd_cache_hits_total", &["tier=\"memory\""]),
+        1.0
+    );
+}
+
 #[test]
 fn a_redis_that_accepts_and_never_answers_is_served_around() {
     // A listener that never reads: connections open, and no answer ever comes.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = silent.local_addr().expect("address").port();
-    let dir = scratch_dir("redis-silent");
-    let config = dir.join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "embeddings:\n  default_model: h\n  models:\n    h: {{provider: hash, dimensions: 8, cache_enabled: true}}\n  cache: {{redis_url: 'redis://127.0.0.1:{port}/0', redis_timeout: 50ms}}\n"
-        ),
-    )
-    .unwrap();
+    let config = config_with_redis("redis-silent", port, "50ms");
     let server = Server::start(&["--config", config.to_str().unwrap()]);
-    let first = embed(&server, "one text");
-    assert_eq!(first.as_array().map(Vec::len), Some(8));
-    assert_eq!(embed(&server, "one text"), first, "then from memory");
-    assert_eq!(embed(&server, "another").as_array().map(Vec::len), Some(8));
-    assert!(
-        sample(&server, "embedd_cache_errors_total", &["tier=\"redis\""]) >= 1.0,
-        "the hung Redis was counted"
-    );
-    assert_eq!(
-        sample(&server, "embedd_cache_hits_total", &["tier=\"memory\""]),
-        1.0
-    );
+    assert_served_around(&server, "the hung Redis");
     drop(silent);
 }
 
@@ -189,19 +201,6 @@ fn overwrite(port: u16, key: &str, value: &[u8]) {
         .write_all(value)
         .expect("write");
     assert!(child.wait().expect("redis-cli").success());
-}
-
-fn config_with_redis(dir: &str, port: u16, timeout: &str) -> std::path::PathBuf {
-    let dir = scratch_dir(dir);
-    let config = dir.join("config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "embeddings:\n  default_model: h\n  models:\n    h: {{provider: hash, dimensions: 8, cache_enabled: true}}\n  cache: {{redis_url: 'redis://127.0.0.1:{port}/0', redis_timeout: {timeout}}}\n"
-        ),
-    )
-    .unwrap();
-    config
 }
 
 #[test]
@@ -270,17 +269,7 @@ fn a_redis_answering_garbage_is_served_around() {
     let (_babbler, port) = babbler();
     let config = config_with_redis("redis-babble", port, "100ms");
     let server = Server::start(&["--config", config.to_str().unwrap()]);
-    let first = embed(&server, "one text");
-    assert_eq!(first.as_array().map(Vec::len), Some(8));
-    assert_eq!(embed(&server, "one text"), first, "then from memory");
-    assert_eq!(
-        embed(&server, "two texts").as_array().map(Vec::len),
-        Some(8)
-    );
-    assert!(
-        sample(&server, "embedd_cache_errors_total", &["tier=\"redis\""]) >= 1.0,
-        "the garbage was counted"
-    );
+    assert_served_around(&server, "the garbage");
 }
 
 /// A TCP relay to `upstream` that holds every chunk coming back for the delay `lag` holds (in

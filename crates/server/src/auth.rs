@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use embedd_core::config::RateLimit;
@@ -193,11 +193,7 @@ pub async fn require_key(
     request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
+    let route = crate::request_log::matched_route(&request).unwrap_or_default();
     if access.public_routes.contains(&route) {
         return next.run(request).await;
     }

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::CONNECTION;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
@@ -48,11 +48,7 @@ pub async fn refuse_while_draining(
     if !state.lifecycle.is_draining() {
         return next.run(request).await;
     }
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
+    let route = crate::request_log::matched_route(&request).unwrap_or_default();
     if ANSWERED_WHILE_DRAINING.contains(&route.as_str()) {
         return next.run(request).await;
     }

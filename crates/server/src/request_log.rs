@@ -15,6 +15,15 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The route `request` matched (`/v1/models/{*model}`), for logs, metrics and per-route rules;
+/// never the raw path, which can carry anything a caller typed. `None` for an unknown path.
+pub fn matched_route(request: &Request) -> Option<String> {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+}
+
 /// Middleware: give the request an id (the caller's, if it is a short token), run it in a span
 /// carrying that id, and log route, status and time when it ends.
 pub async fn log_request(request: Request, next: Next) -> Response {
@@ -30,12 +39,7 @@ pub async fn log_request(request: Request, next: Next) -> Response {
         })
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{:08x}", NEXT_ID.fetch_add(1, Ordering::Relaxed)));
-    // The matched route, not the raw path: a path can carry anything a caller typed.
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route = matched_route(&request).unwrap_or_else(|| "unmatched".to_owned());
     let method = request.method().clone();
     let started = Instant::now();
     let span = tracing::info_span!("request", id = %id);

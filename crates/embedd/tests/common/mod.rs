@@ -242,22 +242,59 @@ impl Drop for StService {
     }
 }
 
-/// One HTTP call, on a small runtime of its own: the status and the JSON answer.
-pub fn http(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+/// An HTTP answer, read whole.
+pub struct Answer {
+    /// The status.
+    pub status: u16,
+    /// The `Retry-After` header, if sent.
+    pub retry_after: Option<String>,
+    /// The body as JSON; `None` when it is not JSON.
+    pub body: Option<serde_json::Value>,
+}
+
+/// One HTTP call on a small runtime of its own, the client giving up after `limit` when one is
+/// given (so a hang fails the test instead of stalling it).
+pub fn request(
+    method: &str,
+    url: &str,
+    body: Option<serde_json::Value>,
+    limit: Option<std::time::Duration>,
+) -> Answer {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
+        let mut client = reqwest::Client::builder();
+        if let Some(limit) = limit {
+            client = client.timeout(limit);
+        }
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = reqwest::Client::new().request(method, url);
+        let mut request = client.build().expect("client").request(method, url);
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("request");
+        let response = request
+            .send()
+            .await
+            .expect("an answer, never a dropped connection");
         let status = response.status().as_u16();
-        (status, response.json().await.expect("a JSON answer"))
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap_or_default().to_owned());
+        Answer {
+            status,
+            retry_after,
+            body: response.json().await.ok(),
+        }
     })
+}
+
+/// One HTTP call, on a small runtime of its own: the status and the JSON answer.
+pub fn http(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    let answer = request(method, url, body, None);
+    (answer.status, answer.body.expect("a JSON answer"))
 }
 
 /// A page's DOM after its scripts ran in a real headless Chromium (Debian's `chromium`, which
