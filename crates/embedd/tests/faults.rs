@@ -1,5 +1,5 @@
 //! Faults a serving replica meets: a client that hangs up mid-request, a model directory deleted
-//! under it, and the same text sent alone and inside batches of every shape (ollama #6262: a
+//! under it or its weight file truncated in place, and the same text sent alone and inside batches of every shape (ollama #6262: a
 //! text's vector must not depend on its neighbours).
 
 mod common;
@@ -119,6 +119,58 @@ fn deleting_the_model_directory_while_serving_keeps_serving() {
     );
     let (status, body): (u16, Value) = http("GET", &format!("{}/ready", server.base), None);
     assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn a_weight_file_truncated_in_place_while_serving_keeps_serving() {
+    let installed = installed_model("all-MiniLM-L6-v2");
+    let copy = scratch_dir("faults-truncated").join("model");
+    copy_tree(&installed, &copy);
+    let server = native_server("faults-truncated-config", Some(&copy));
+    let texts = ["before and after".to_owned()];
+    let before = vectors(&server, &texts);
+    let mut truncated = 0;
+    for entry in walk(&copy) {
+        if entry.extension().is_some_and(|e| e == "safetensors") {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&entry)
+                .and_then(|file| file.set_len(0))
+                .expect("truncate the weight file in place");
+            truncated += 1;
+        }
+    }
+    assert!(truncated >= 1, "the copy holds a weight file");
+    // Texts never seen before touch embedding rows no earlier request touched: with the weights
+    // mapped, those pages are gone from the file and the process would die with SIGBUS here.
+    let fresh: Vec<String> = (0..32)
+        .map(|i| format!("zygote quokka xylophone {i} fjord kumquat"))
+        .collect();
+    assert_eq!(vectors(&server, &fresh).len(), 32);
+    assert_eq!(
+        vectors(&server, &texts),
+        before,
+        "the loaded weights serve on"
+    );
+    let (status, body): (u16, Value) = http("GET", &format!("{}/ready", server.base), None);
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)
+        .expect("read the model copy")
+        .flatten()
+    {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
 
 /// One request the client gives up on after two minutes, so a hang fails the test instead of

@@ -1,7 +1,7 @@
 //! PyTorch checkpoints (`torch.save` zip archives such as BGE-M3's `sparse_linear.pt` and
 //! `colbert_linear.pt`) read without Python. The archive's `data.pkl` names each tensor's storage,
 //! offset, shape and strides ([`pickle`]); each storage is a file stored uncompressed in the
-//! archive, so a tensor is a range of the memory-mapped file, as with safetensors.
+//! archive, so a tensor is a range of the file's bytes, as with safetensors.
 
 pub mod pickle;
 

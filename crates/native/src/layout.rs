@@ -26,7 +26,7 @@ pub const WEIGHT_FILES: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
 /// transformer's directory.
 pub const ONNX_FILE: &str = "onnx/model.onnx";
 
-/// Everything read from a model directory before its weights are mapped.
+/// Everything read from a model directory before its weights are read.
 #[derive(Debug, Clone)]
 pub struct ModelLayout {
     /// Where the transformer's files are (`config.json`, `tokenizer.json`, the weights).

@@ -3,9 +3,9 @@
 //! # Layout
 //!
 //! - [`layout`]: reading a sentence-transformers directory (modules, pooling, max length, config).
-//! - [`weights`]: `model.safetensors` memory-mapped; tensors are views into the file, not copies.
+//! - [`weights`]: `model.safetensors` read once; tensors are views into the file's bytes.
 //! - [`checkpoint`]: PyTorch checkpoints (BGE-M3's `.pt` heads, `pytorch_model.bin`) read without
-//!   Python, also mapped.
+//!   Python, their tensors also views.
 //! - [`tokenize`]: the model's `tokenizer.json`, truncating at the model's limit.
 //! - [`arch`]: the supported architectures (BERT, RoBERTa, MPNet; Qwen3, Gemma 3) and their
 //!   `config.json`.

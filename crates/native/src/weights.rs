@@ -1,25 +1,65 @@
-//! Model weights read straight from a memory-mapped file, never copied: `model.safetensors`,
-//! or a PyTorch checkpoint (`*.pt`, `pytorch_model.bin`) whose tensors are stored uncompressed.
+//! Model weights read into memory once at load: `model.safetensors`, or a PyTorch checkpoint
+//! (`*.pt`, `pytorch_model.bin`) whose tensors are stored uncompressed.
+//!
+//! The file is read, not memory-mapped, so the serving process owns its weights: a weight file
+//! truncated or rewritten in place while serving (an operator's `truncate`, a sync tool) would
+//! otherwise fault the process with SIGBUS on the next page it touched. Reading costs what the
+//! mapped pages cost in RSS (every page of a served model is touched by every request anyway),
+//! and PyTorch, candle and TEI copy the weights into their tensors just the same.
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use memmap2::Mmap;
 use safetensors::{Dtype, SafeTensors};
 
 use crate::checkpoint;
 use crate::error::NativeError;
 
-/// A tensor's element type, shape and bytes in the mapped file.
+/// A tensor's element type, shape and bytes in the file.
 type Entry = (Dtype, Vec<usize>, Range<usize>);
 
-/// An `f32` tensor whose data stays in the mapped file.
+/// A weights file's bytes, held in 8-byte words so that every tensor the file aligns for `f32`
+/// (safetensors pads its header to 8 bytes) is aligned in memory too.
+struct FileBytes {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl FileBytes {
+    /// Read the whole of `path`; the length is taken from the open file, so a file that shrinks
+    /// while being read is an error rather than zeros.
+    fn read(path: &Path) -> Result<Self, NativeError> {
+        let mut file = File::open(path).map_err(|e| NativeError::file(path, e.to_string()))?;
+        let len = file
+            .metadata()
+            .map_err(|e| NativeError::file(path, e.to_string()))?
+            .len();
+        let len = usize::try_from(len)
+            .map_err(|_| NativeError::file(path, "too large for this platform's memory"))?;
+        let mut words = vec![0u64; len.div_ceil(8)];
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+        file.read_exact(&mut bytes[..len])
+            .map_err(|e| NativeError::file(path, format!("reading the weights: {e}")))?;
+        Ok(Self { words, len })
+    }
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &bytemuck::cast_slice(&self.words)[..self.len]
+    }
+}
+
+/// An `f32` tensor whose data stays in its file's bytes, shared by every tensor of the file.
 #[derive(Clone)]
 pub struct Tensor {
-    map: Arc<Mmap>,
+    map: Arc<FileBytes>,
     bytes: Range<usize>,
     /// The tensor's shape, outermost first.
     pub shape: Vec<usize>,
@@ -35,7 +75,7 @@ impl Tensor {
 }
 
 impl Tensor {
-    /// Rows `start..start + count` of a matrix, sharing the mapped file (a fused projection's
+    /// Rows `start..start + count` of a matrix, sharing the file's bytes (a fused projection's
     /// parts: ModernBERT keeps Q, K and V in one tensor).
     pub fn rows(&self, start: usize, count: usize) -> Option<Tensor> {
         let [rows, cols] = self.shape[..] else {
@@ -57,20 +97,14 @@ impl Tensor {
 /// The tensors of one weights file, by name.
 pub struct Weights {
     path: PathBuf,
-    map: Arc<Mmap>,
+    map: Arc<FileBytes>,
     tensors: HashMap<String, Entry>,
 }
 
 impl Weights {
-    /// Map `path` and read its header; a truncated or corrupt file is an error naming it.
+    /// Read `path` and its header; a truncated or corrupt file is an error naming it.
     pub fn open(path: &Path) -> Result<Self, NativeError> {
-        let file = File::open(path).map_err(|e| NativeError::file(path, e.to_string()))?;
-        // SAFETY: the map is read-only and embedd never writes model files in place: `embedd
-        // fetch` builds a model directory elsewhere and renames it into place. Another program
-        // truncating the file while it is mapped could fault the process; every memory-mapping
-        // model loader (sentence-transformers' safetensors, candle, TEI) accepts that same risk.
-        let map =
-            unsafe { Mmap::map(&file) }.map_err(|e| NativeError::file(path, e.to_string()))?;
+        let map = FileBytes::read(path)?;
         let tensors = if map.starts_with(b"PK") {
             checkpoint::tensors(path, &map)?
                 .into_iter()
