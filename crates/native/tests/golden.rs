@@ -14,7 +14,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use embedd_core::vector::cosine;
-use embedd_native::{Backend, LoadOptions, NativeModel, Precision};
+use embedd_native::{LoadOptions, NativeModel, Precision};
 
 struct Golden {
     text: String,
@@ -153,7 +153,7 @@ fn all_minilm_l6_v2_exported_to_onnx_matches_sentence_transformers() {
     );
     let options = LoadOptions {
         threads: 2,
-        backend: Backend::Onnx,
+        backend: embedd_native::Backend::Onnx,
         ..LoadOptions::default()
     };
     check_dir(hub_id, &dir, &options, "all-MiniLM-L6-v2.jsonl", 0.9999);
