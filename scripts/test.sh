@@ -41,6 +41,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The OpenTelemetry export is a cargo feature, off by default: linted and tested on its own.
 cargo clippy -p embedd --features otel --all-targets --locked -- -D warnings
 
+# Licenses, banned crates and sources of every dependency (deny.toml; advisories are skipped
+# there: their database is on GitHub, out of CI's reach). Built once from crates.io (~5 min).
+if ! cargo deny --version 2>/dev/null | grep -q "^cargo-deny 0.20.2$"; then
+  cargo install cargo-deny --version 0.20.2 --locked --quiet
+fi
+cargo deny --log-level error check licenses bans sources
+
 # The weights the inference tests compare against sentence-transformers' vectors.
 export EMBEDD_MODEL_DIR="${EMBEDD_MODEL_DIR:-$HOME/.cache/embedd/models}"
 cargo build -p embedd --locked
