@@ -4,6 +4,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use embedd_native::ops::{linear, View};
 use embedd_native::quant::{self, Int8Linear, Kernel, QuantizedRows};
+use embedd_native::simd::{self, Simd};
 use embedd_native::vmath;
 
 /// Deterministic, varied values (no RNG needed for timing).
@@ -13,28 +14,60 @@ fn values(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-/// The feed-forward up-projection (384 → 1536) for a few rows (one short text, the streaming
-/// path) and for many (a batch, the packed GEMM path), one core and both.
+/// The feed-forward projections (384 → 1536 up, 1536 → 384 down) for a few rows (one short
+/// text) and for many (a batch), one core and both, on every instruction-set path this CPU runs,
+/// beside `matrixmultiply` (the general GEMM the AVX-512 path keeps) on the same shapes.
 fn projections(c: &mut Criterion) {
-    let (k, out) = (384, 1536);
-    let w = values(out * k, 1);
-    let b = values(out, 2);
-    let mut group = c.benchmark_group("linear_384x1536");
-    for rows in [20, 32, 256, 700] {
-        let x = values(rows * k, 3);
-        group.throughput(Throughput::Elements((2 * rows * k * out) as u64));
-        for split in [1, 2] {
+    for (k, out) in [(384, 1536), (1536, 384)] {
+        let w = values(out * k, 1);
+        let b = values(out, 2);
+        let mut group = c.benchmark_group(format!("linear_{k}x{out}"));
+        for rows in [20, 256, 700] {
+            let x = values(rows * k, 3);
+            group.throughput(Throughput::Elements((2 * rows * k * out) as u64));
+            for path in Simd::available() {
+                for split in [1, 2] {
+                    let id = format!("{path}/split{split}");
+                    group.bench_with_input(BenchmarkId::new(id, rows), &rows, |bench, &rows| {
+                        simd::force(path);
+                        let mut y = Vec::new();
+                        bench.iter(|| linear(&x, rows, View::rows(&w, out, k), &b, &mut y, split));
+                    });
+                }
+            }
             group.bench_with_input(
-                BenchmarkId::new(format!("split{split}"), rows),
+                BenchmarkId::new("matrixmultiply/split1", rows),
                 &rows,
                 |bench, &rows| {
-                    let mut y = Vec::new();
-                    bench.iter(|| linear(&x, rows, View::rows(&w, out, k), &b, &mut y, split));
+                    let mut y = vec![0.0f32; rows * out];
+                    bench.iter(|| {
+                        // SAFETY: x is rows × k, w is out × k (read transposed), y is rows ×
+                        // out, all row-major and exactly that long.
+                        unsafe {
+                            matrixmultiply::sgemm(
+                                rows,
+                                k,
+                                out,
+                                1.0,
+                                x.as_ptr(),
+                                k as isize,
+                                1,
+                                w.as_ptr(),
+                                1,
+                                k as isize,
+                                0.0,
+                                y.as_mut_ptr(),
+                                out as isize,
+                                1,
+                            )
+                        }
+                    });
                 },
             );
         }
+        group.finish();
     }
-    group.finish();
+    simd::force(Simd::detected());
 }
 
 /// The same up-projection in int8 (activations quantized inside the timing, as in the model),

@@ -15,8 +15,10 @@
 //! - [`rotary`]: the rotary-position transformers (Qwen3, Gemma 3), run the same way.
 //! - [`engine`]: a loaded model's parts, and the batch computation (texts to ids, ids to vectors).
 //! - [`ops`]: matrix products (and the row split that lets one text use every core).
+//! - [`matmul`]: embedd's own product kernels for the AVX2 and portable paths.
 //! - [`quant`]: int8 linear layers (opt in per model): quantized weights, AVX-512 VNNI kernel.
 //! - [`vmath`]: vectorised elementwise math: `exp`, GELU, softmax, layer norm.
+//! - [`simd`]: which instruction set the kernels run (`EMBEDD_SIMD`).
 //! - [`heads`]: BGE-M3's sparse and multi-vector heads, on the same token states as the dense vector.
 //! - [`pooling`]: token states to one vector (mean, CLS, max, last token).
 //! - [`dense`]: sentence-transformers' `Dense` modules after pooling (EmbeddingGemma's two).
@@ -26,24 +28,27 @@
 //! - [`model`]: [`NativeModel`], the [`embedd_core::EmbeddingModel`] over all of the above.
 #![deny(missing_docs)]
 
-/// Whether this CPU runs the AVX2 + FMA builds of the kernels (std caches the answer).
-#[cfg(target_arch = "x86_64")]
-fn avx2() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-}
-
-/// Define a public function `$name` that runs `$body` compiled with AVX2 + FMA when the CPU has
-/// them, and as compiled for the baseline target otherwise. `$body` must be `#[inline(always)]`
-/// so each build gets its own copy, vectorised for its instruction set.
+/// Define a public function `$name` that runs `$body` compiled with AVX2 + FMA when the active
+/// path ([`simd::active`]) has them, and as compiled for the baseline target otherwise, plus
+/// `$on`, the same on a path the caller names (what the tests compare). `$body` must be
+/// `#[inline(always)]` so each build gets its own copy, vectorised for its instruction set.
 macro_rules! dispatch {
-    ($(#[$doc:meta])* $name:ident, $fast:ident, $body:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+    ($(#[$doc:meta])* $name:ident, $on:ident, $fast:ident, $body:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         $(#[$doc])*
         pub fn $name($($arg: $ty),*) $(-> $ret)? {
+            $on(crate::simd::active(), $($arg),*)
+        }
+
+        /// The same on the instruction-set path `simd` (capped at what the CPU has).
+        // The tests call every `$on`; the path argument adds one to the kernel's own.
+        #[allow(dead_code, clippy::too_many_arguments)]
+        pub(crate) fn $on(simd: crate::simd::Simd, $($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
-            if crate::avx2() {
-                // SAFETY: `$fast` only needs AVX2 and FMA, and `avx2()` just found both.
+            if simd >= crate::simd::Simd::Avx2 && crate::simd::Simd::detected() >= crate::simd::Simd::Avx2 {
+                // SAFETY: `$fast` only needs AVX2 and FMA, and `detected()` just found both.
                 return unsafe { $fast($($arg),*) };
             }
+            let _ = simd;
             $body($($arg),*)
         }
 
@@ -63,6 +68,7 @@ pub mod engine;
 pub mod error;
 pub mod heads;
 pub mod layout;
+pub mod matmul;
 pub mod model;
 pub mod network;
 #[cfg(feature = "onnx")]
@@ -72,6 +78,7 @@ pub mod pooling;
 pub mod quant;
 pub mod rotary;
 pub mod scheduler;
+pub mod simd;
 pub mod tokenize;
 pub mod vmath;
 pub mod weights;

@@ -97,10 +97,13 @@ impl NativeModel {
                 NativeError::Unsupported(format!("cannot start inference threads: {e}"))
             })?;
         let kernel = quant::Kernel::detect();
+        if let Err(message) = crate::simd::requested() {
+            tracing::warn!("{message}; running the best path this CPU has");
+        }
         tracing::info!(model = name, model_type = %layout.shape.model_type, backend = ?options.backend,
             hidden = layout.shape.hidden, max_tokens = layout.max_seq_length, pooling = ?layout.pooling,
             normalize = layout.normalize, threads, precision = ?options.precision,
-            int8_kernel = kernel.name(), "native model loaded");
+            simd = crate::simd::active().name(), int8_kernel = kernel.name(), "native model loaded");
         if options.precision == Precision::Int8 && kernel == quant::Kernel::Portable {
             tracing::warn!(
                 model = name,

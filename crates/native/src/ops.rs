@@ -3,6 +3,8 @@
 use rayon::prelude::*;
 
 use crate::error::NativeError;
+use crate::matmul::{self, Rows};
+use crate::simd::{self, Simd};
 
 /// A read-only matrix view: `rows × cols` values of `data`, element `(i, j)` at
 /// `i * row_stride + j * col_stride`.
@@ -43,6 +45,16 @@ impl<'a> View<'a> {
         }
     }
 
+    /// The same matrix as row-major [`Rows`], when its columns are contiguous.
+    fn as_rows(&self) -> Option<Rows<'a>> {
+        (self.col_stride == 1 && self.rows > 0).then_some(Rows {
+            data: self.data,
+            rows: self.rows,
+            cols: self.cols,
+            stride: self.row_stride,
+        })
+    }
+
     fn fits(&self) -> bool {
         self.rows == 0
             || self.cols == 0
@@ -70,6 +82,20 @@ pub fn gemm(
     }
     if m == 0 || n == 0 {
         return Ok(());
+    }
+    // The portable path runs embedd's own kernels: matrixmultiply picks its own instruction set
+    // at run time and cannot be held to EMBEDD_SIMD. On AVX2 and AVX-512 its packed kernels are
+    // the faster for these products (measured in docs/performance.md).
+    let path = simd::active();
+    if path == Simd::Portable && k > 0 {
+        if let (Some(a), Some(b_t)) = (a.as_rows(), b.t().as_rows()) {
+            matmul::dot(path, alpha, a, b_t, beta, out, out_stride);
+            return Ok(());
+        }
+        if let (Some(a), Some(b)) = (a.as_rows(), b.as_rows()) {
+            matmul::outer(path, alpha, a, b, beta, out, out_stride);
+            return Ok(());
+        }
     }
     // SAFETY: every element the kernel reads or writes lies inside the slices: checked just
     // above for a, b (last element index < len) and out (last row end <= len). `out` is a unique
@@ -120,6 +146,14 @@ pub fn linear(
     }
     let k = weight.cols;
     let dense = weight.col_stride == 1 && weight.row_stride == k && weight.data.len() >= out * k;
+    // Few rows, and every product on the portable path: embedd's own kernel, which reads each
+    // weight once and packs nothing (on AVX2: 61 GFLOP/s on one core for 20 rows of the
+    // up-projection, matrixmultiply 38); many rows on AVX2 or AVX-512: matrixmultiply.
+    let path = simd::active();
+    let own = path == Simd::Portable || (path == Simd::Avx2 && n <= SMALL_ROWS);
+    if own && dense && x.len() == n * k && k > 0 {
+        return own_linear(x, n, k, weight.data, bias, y, split);
+    }
     if n <= SMALL_ROWS && dense && x.len() == n * k {
         return small_linear(x, n, k, weight.data, bias, y, split);
     }
@@ -130,6 +164,79 @@ pub fn linear(
     y.par_chunks_mut(rows * out)
         .zip(x.par_chunks(rows * k))
         .try_for_each(|(y, x)| gemm(1.0, View::rows(x, x.len() / k, k), weight.t(), 1.0, y, out))
+}
+
+/// [`linear`] on embedd's own kernels: many rows are split into row blocks, each against all the
+/// weights; a few rows into blocks of output columns, so the weights are read once in all.
+fn own_linear(
+    x: &[f32],
+    n: usize,
+    k: usize,
+    w: &[f32],
+    bias: &[f32],
+    y: &mut [f32],
+    split: usize,
+) -> Result<(), NativeError> {
+    let out = bias.len();
+    let path = simd::active();
+    let weights = |from: usize, count: usize| Rows {
+        data: &w[from * k..(from + count) * k],
+        rows: count,
+        cols: k,
+        stride: k,
+    };
+    fn inputs(x: &[f32], k: usize) -> Rows<'_> {
+        Rows {
+            data: x,
+            rows: x.len() / k,
+            cols: k,
+            stride: k,
+        }
+    }
+    if n == 0 || out == 0 {
+        return Ok(());
+    }
+    if split <= 1 {
+        matmul::dot(path, 1.0, inputs(x, k), weights(0, out), 1.0, y, out);
+        return Ok(());
+    }
+    if n >= split * MIN_ROWS_PER_BLOCK * 4 {
+        let rows = n.div_ceil(split);
+        y.par_chunks_mut(rows * out)
+            .zip(x.par_chunks(rows * k))
+            .for_each(|(y, x)| matmul::dot(path, 1.0, inputs(x, k), weights(0, out), 1.0, y, out));
+        return Ok(());
+    }
+    let width = out.div_ceil(split);
+    let blocks: Vec<Vec<f32>> = (0..out)
+        .step_by(width)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|first| {
+            let count = width.min(out - first);
+            let mut block: Vec<f32> = (0..n)
+                .flat_map(|_| bias[first..first + count].iter().copied())
+                .collect();
+            matmul::dot(
+                path,
+                1.0,
+                inputs(x, k),
+                weights(first, count),
+                1.0,
+                &mut block,
+                count,
+            );
+            block
+        })
+        .collect();
+    for (b, block) in blocks.iter().enumerate() {
+        let first = b * width;
+        let count = block.len() / n;
+        for (i, row) in block.chunks_exact(count).enumerate() {
+            y[i * out + first..i * out + first + count].copy_from_slice(row);
+        }
+    }
+    Ok(())
 }
 
 /// Fewer rows than this per block and splitting costs more than it saves.
@@ -209,7 +316,7 @@ fn columns_body(
 
 dispatch!(
     /// Output columns `first..` of `x · wᵀ + bias`, written transposed (one column after another).
-    columns, columns_avx2, columns_body, (x: &[f32], n: usize, k: usize, w: &[f32], bias: &[f32], first: usize, out: &mut [f32])
+    columns, columns_on, columns_avx2, columns_body, (x: &[f32], n: usize, k: usize, w: &[f32], bias: &[f32], first: usize, out: &mut [f32])
 );
 
 /// `x += y`, elementwise.

@@ -163,50 +163,58 @@ fn gelu_tanh_gate_body(gate: &mut [f32], up: &[f32]) {
 
 dispatch!(
     /// Root-mean-square normalisation of each `dim`-long row, times `weight`, in place.
-    rms_norm, rms_norm_avx2, rms_norm_body, (x: &mut [f32], dim: usize, weight: &[f32], eps: f32)
+    rms_norm, rms_norm_on, rms_norm_avx2, rms_norm_body, (x: &mut [f32], dim: usize, weight: &[f32], eps: f32)
 );
 dispatch!(
     /// `gate = SiLU(gate) · up`, the SwiGLU feed-forward's middle (Qwen3), in place.
-    silu_gate, silu_gate_avx2, silu_gate_body, (gate: &mut [f32], up: &[f32])
+    silu_gate, silu_gate_on, silu_gate_avx2, silu_gate_body, (gate: &mut [f32], up: &[f32])
 );
 dispatch!(
     /// `gate = GELU_tanh(gate) · up`, GeGLU's middle (Gemma's `gelu_pytorch_tanh`), in place.
-    gelu_tanh_gate, gelu_tanh_gate_avx2, gelu_tanh_gate_body, (gate: &mut [f32], up: &[f32])
+    gelu_tanh_gate, gelu_tanh_gate_on, gelu_tanh_gate_avx2, gelu_tanh_gate_body, (gate: &mut [f32], up: &[f32])
 );
 dispatch!(
     /// The exact (erf) GELU of BERT's `hidden_act: gelu`, in place.
-    gelu, gelu_avx2, gelu_body, (x: &mut [f32])
+    gelu, gelu_on, gelu_avx2, gelu_body, (x: &mut [f32])
 );
 dispatch!(
     /// Softmax of each `width`-long row, in place.
-    softmax_rows, softmax_avx2, softmax_body, (x: &mut [f32], width: usize)
+    softmax_rows, softmax_rows_on, softmax_avx2, softmax_body, (x: &mut [f32], width: usize)
 );
 dispatch!(
     /// Layer normalisation of each `dim`-long row of `x`, in place.
-    layer_norm, layer_norm_avx2, layer_norm_body, (x: &mut [f32], dim: usize, gamma: &[f32], beta: &[f32], eps: f32)
+    layer_norm, layer_norm_on, layer_norm_avx2, layer_norm_body, (x: &mut [f32], dim: usize, gamma: &[f32], beta: &[f32], eps: f32)
 );
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::simd::Simd;
+
     #[test]
     fn gated_activations_and_rms_norm_match_their_formulas() {
+        for path in Simd::available() {
+            gated_and_rms_on(path);
+        }
+    }
+
+    fn gated_and_rms_on(path: Simd) {
         let xs = [-6.0f32, -1.5, -0.2, 0.0, 0.3, 2.0, 9.0];
         let up = [2.0f32; 7];
         let (mut silu, mut gelu) = (xs, xs);
-        silu_gate(&mut silu, &up);
-        gelu_tanh_gate(&mut gelu, &up);
+        silu_gate_on(path, &mut silu, &up);
+        gelu_tanh_gate_on(path, &mut gelu, &up);
         for (i, &x) in xs.iter().enumerate() {
             let x64 = f64::from(x);
             let want_silu = 2.0 * x64 / (1.0 + (-x64).exp());
             let inner = (2.0 / std::f64::consts::PI).sqrt() * (x64 + 0.044715 * x64.powi(3));
             let want_gelu = x64 * (1.0 + inner.tanh());
-            assert!((f64::from(silu[i]) - want_silu).abs() < 1e-5, "silu {x}");
-            assert!((f64::from(gelu[i]) - want_gelu).abs() < 1e-5, "gelu {x}");
+            assert!((f64::from(silu[i]) - want_silu).abs() < 1e-5, "{path} silu {x}");
+            assert!((f64::from(gelu[i]) - want_gelu).abs() < 1e-5, "{path} gelu {x}");
         }
         let mut row = [3.0f32, 4.0];
-        rms_norm(&mut row, 2, &[1.0, 2.0], 0.0);
+        rms_norm_on(path, &mut row, 2, &[1.0, 2.0], 0.0);
         let rms = (12.5f32).sqrt();
         assert!((row[0] - 3.0 / rms).abs() < 1e-6 && (row[1] - 8.0 / rms).abs() < 1e-6);
     }
@@ -239,21 +247,27 @@ mod tests {
 
     #[test]
     fn vector_and_scalar_builds_agree_with_the_definitions() {
+        for path in Simd::available() {
+            definitions_hold_on(path);
+        }
+    }
+
+    fn definitions_hold_on(path: Simd) {
         let values: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.37).sin() * 8.0).collect();
         let mut g = values.clone();
-        gelu(&mut g);
+        gelu_on(path, &mut g);
         for (v, out) in values.iter().zip(&g) {
             let exact =
                 0.5 * f64::from(*v) * (1.0 + libm::erf(f64::from(*v) / std::f64::consts::SQRT_2));
-            assert!((f64::from(*out) - exact).abs() < 1e-5, "gelu({v})");
+            assert!((f64::from(*out) - exact).abs() < 1e-5, "{path} gelu({v})");
         }
         let mut s = values[..250].to_vec();
-        softmax_rows(&mut s, 50);
+        softmax_rows_on(path, &mut s, 50);
         for row in s.chunks(50) {
             assert!((row.iter().map(|v| f64::from(*v)).sum::<f64>() - 1.0).abs() < 1e-5);
         }
         let mut n = values[..384].to_vec();
-        layer_norm(&mut n, 384, &[1.0; 384], &[0.0; 384], 1e-12);
+        layer_norm_on(path, &mut n, 384, &[1.0; 384], &[0.0; 384], 1e-12);
         assert!(n.iter().map(|v| f64::from(*v)).sum::<f64>().abs() < 1e-3);
         assert!((n.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / 384.0 - 1.0).abs() < 1e-4);
     }

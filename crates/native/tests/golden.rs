@@ -103,6 +103,27 @@ fn all_minilm_l6_v2_matches_sentence_transformers() {
     );
 }
 
+/// Parity on every instruction-set path this CPU runs (`EMBEDD_SIMD`), in f32 and int8: an
+/// AVX-512 machine proves the AVX2 and portable paths too. The path is process-wide, so the
+/// other tests of this file may run on a forced path meanwhile, where the same bars hold.
+#[test]
+fn all_minilm_l6_v2_matches_on_every_simd_path() {
+    use embedd_native::simd::{self, Simd};
+    for path in Simd::available() {
+        assert_eq!(simd::force(path), path);
+        for (precision, floor) in [(Precision::F32, 0.9999), (Precision::Int8, 0.99)] {
+            eprintln!("path {path}, {precision:?}");
+            check(
+                "sentence-transformers/all-MiniLM-L6-v2",
+                "all-MiniLM-L6-v2.jsonl",
+                precision,
+                floor,
+            );
+        }
+    }
+    simd::force(Simd::detected());
+}
+
 #[test]
 fn all_mpnet_base_v2_matches_sentence_transformers() {
     check(

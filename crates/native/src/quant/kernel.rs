@@ -17,9 +17,9 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// The fastest kernel this CPU runs.
+    /// The fastest kernel the active instruction-set path ([`crate::simd::active`]) runs.
     pub fn detect() -> Self {
-        if vnni512() {
+        if crate::simd::active() >= crate::simd::Simd::Avx512 && vnni512() {
             Self::Avx512Vnni
         } else {
             Self::Portable
@@ -149,6 +149,6 @@ fn portable_body(
 
 dispatch!(
     /// The portable kernel: one row against one panel group's 64 columns at a time.
-    portable, portable_avx2, portable_body,
+    portable, portable_on, portable_avx2, portable_body,
     (x: &QuantizedRows, w: &Int8Linear, groups: Range<usize>, y: &mut [f32], stride: usize)
 );

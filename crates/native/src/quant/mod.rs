@@ -253,7 +253,7 @@ fn quantize_block_body(row: &[f32], out: &mut [u8]) -> (f32, u32) {
 /// scalar), one call a row rather than a block.
 fn quantize_row(row: &[f32], out: &mut [u8], scales: &mut [f32]) -> u32 {
     #[cfg(target_arch = "x86_64")]
-    if kernel::vnni512() {
+    if crate::simd::active() >= crate::simd::Simd::Avx512 && kernel::vnni512() {
         // SAFETY: `vnni512()` found AVX-512 F and BW (and VNNI).
         return unsafe { vnni::quantize_row(row, out, scales) };
     }
@@ -270,7 +270,7 @@ fn quantize_row(row: &[f32], out: &mut [u8], scales: &mut [f32]) -> u32 {
 dispatch!(
     /// Quantize one block of an activation row into `out` (same length), leaving outliers out;
     /// returns the block's scale and how many outliers it has.
-    quantize_block, quantize_block_avx2, quantize_block_body, (row: &[f32], out: &mut [u8]) -> (f32, u32)
+    quantize_block, quantize_block_on, quantize_block_avx2, quantize_block_body, (row: &[f32], out: &mut [u8]) -> (f32, u32)
 );
 
 /// `y = x · wᵀ + bias` on `kernel` (normally [`Kernel::detect`]), from `x` and the same rows

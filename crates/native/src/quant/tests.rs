@@ -185,3 +185,34 @@ fn the_avx512_quantizer_writes_the_portable_bytes() {
         }
     }
 }
+
+#[test]
+fn the_portable_kernel_and_quantizer_give_the_same_bits_on_every_path() {
+    use crate::simd::Simd;
+    let (rows, out, k) = (5, 70, 256);
+    let x = values(rows * k, 12);
+    let w = values(out * k, 13);
+    let b = values(out, 14);
+    let layer = Int8Linear::new(&w, &b, out, k).unwrap();
+    let mut q = QuantizedRows::default();
+    q.quantize(&x, rows, k).unwrap();
+    let baseline = {
+        let mut y = vec![0.0f32; rows * out];
+        kernel::portable_on(Simd::Portable, &q, &layer, 0..layer.groups(), &mut y, out);
+        y
+    };
+    for path in Simd::available() {
+        let mut y = vec![0.0f32; rows * out];
+        kernel::portable_on(path, &q, &layer, 0..layer.groups(), &mut y, out);
+        assert_eq!(y, baseline, "{path}");
+        for len in [1, 17, 384] {
+            let row = values(len, 15);
+            let (mut here, mut plain) = (vec![0u8; len], vec![0u8; len]);
+            assert_eq!(
+                quantize_block_on(path, &row, &mut here),
+                quantize_block_on(Simd::Portable, &row, &mut plain)
+            );
+            assert_eq!(here, plain, "{path}, length {len}");
+        }
+    }
+}

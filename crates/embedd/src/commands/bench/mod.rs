@@ -2,6 +2,7 @@
 //! throughput through HTTP with concurrent clients — optionally beside the Python peer, measured
 //! in the same run.
 
+mod calibration;
 mod latency;
 mod peer;
 mod server;
@@ -129,21 +130,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let machine = calibration::measure();
     let ratio = peer
         .as_ref()
         .and_then(|p| p["texts_per_s"].as_f64())
         .map(|p| report.texts_per_s / p);
     if args.json {
         let mut value = serde_json::to_value(&report)?;
-        if let (Some(peer), Some(object)) = (peer, value.as_object_mut()) {
-            object.insert("peer".to_owned(), peer);
-            object.insert("ratio".to_owned(), serde_json::json!(ratio));
+        if let Some(object) = value.as_object_mut() {
+            object.insert("machine".to_owned(), serde_json::to_value(&machine)?);
+            if let Some(peer) = peer {
+                object.insert("peer".to_owned(), peer);
+                object.insert("ratio".to_owned(), serde_json::json!(ratio));
+            }
         }
         println!("{value}");
     } else {
         println!(
             "{} ({}): {} texts, {} tokens, batch {} — {:.4} s a pass, {:.1} texts/s, {:.1} tokens/s (median of {} runs)",
             report.model, report.mode, report.texts, report.tokens, report.batch, report.seconds, report.texts_per_s, report.tokens_per_s, report.runs
+        );
+        println!(
+            "kernels: {} (int8: {}); this machine's GEMM: {:.1} GFLOP/s",
+            machine.simd, machine.int8_kernel, machine.gemm_gflops
         );
         if let (Some(peer), Some(ratio)) = (peer, ratio) {
             println!(
