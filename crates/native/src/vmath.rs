@@ -210,8 +210,14 @@ mod tests {
             let want_silu = 2.0 * x64 / (1.0 + (-x64).exp());
             let inner = (2.0 / std::f64::consts::PI).sqrt() * (x64 + 0.044715 * x64.powi(3));
             let want_gelu = x64 * (1.0 + inner.tanh());
-            assert!((f64::from(silu[i]) - want_silu).abs() < 1e-5, "{path} silu {x}");
-            assert!((f64::from(gelu[i]) - want_gelu).abs() < 1e-5, "{path} gelu {x}");
+            assert!(
+                (f64::from(silu[i]) - want_silu).abs() < 1e-5,
+                "{path} silu {x}"
+            );
+            assert!(
+                (f64::from(gelu[i]) - want_gelu).abs() < 1e-5,
+                "{path} gelu {x}"
+            );
         }
         let mut row = [3.0f32, 4.0];
         rms_norm_on(path, &mut row, 2, &[1.0, 2.0], 0.0);
