@@ -44,8 +44,8 @@ macro_rules! dispatch {
         #[allow(dead_code, clippy::too_many_arguments)]
         pub(crate) fn $on(simd: crate::simd::Simd, $($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
-            if simd >= crate::simd::Simd::Avx2 && crate::simd::Simd::detected() >= crate::simd::Simd::Avx2 {
-                // SAFETY: `$fast` only needs AVX2 and FMA, and `detected()` just found both.
+            if simd.runs_avx2() {
+                // SAFETY: `$fast` only needs AVX2 and FMA, and `runs_avx2()` found both.
                 return unsafe { $fast($($arg),*) };
             }
             let _ = simd;

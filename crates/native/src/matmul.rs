@@ -17,7 +17,7 @@ use crate::simd::Simd;
 mod avx2;
 mod tile;
 
-pub use tile::{MR, NR};
+pub use tile::{outer_on as outer, MR, NR};
 
 /// Values of `k` summed per pass over a tile: the tile's rows of `a` (4 × 384 × 4 bytes) stay in
 /// L1 while the rows of `b` stream past.
@@ -59,12 +59,11 @@ impl<'a> Rows<'a> {
 pub fn dot(simd: Simd, alpha: f32, a: Rows<'_>, b: Rows<'_>, beta: f32, c: &mut [f32], ldc: usize) {
     let k = a.cols;
     let kernel = tile::pick(simd);
-    let mut first = true;
-    let mut p0 = 0;
-    // k = 0: the sums are empty, and still scale c.
-    loop {
+    // k = 0 still makes one pass: the sums are empty, and c is still scaled.
+    for p0 in (0..k.max(1)).step_by(KC) {
         let kc = KC.min(k - p0);
-        let (scale, keep) = if first { (alpha, beta) } else { (alpha, 1.0) };
+        // Later passes add to what the first wrote.
+        let (scale, keep) = if p0 == 0 { (alpha, beta) } else { (alpha, 1.0) };
         for j0 in (0..b.rows).step_by(NB) {
             let j_end = (j0 + NB).min(b.rows);
             for i0 in (0..a.rows).step_by(MR) {
@@ -81,26 +80,7 @@ pub fn dot(simd: Simd, alpha: f32, a: Rows<'_>, b: Rows<'_>, beta: f32, c: &mut 
                 }
             }
         }
-        first = false;
-        p0 += kc;
-        if p0 >= k {
-            break;
-        }
     }
-}
-
-/// `c = alpha · a · b + beta · c` with `b` row-major (`a.cols` rows of `b.cols` values), on path
-/// `simd`; shapes checked by the caller as for [`dot`].
-pub fn outer(
-    simd: Simd,
-    alpha: f32,
-    a: Rows<'_>,
-    b: Rows<'_>,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    tile::outer_on(simd, alpha, a, b, beta, c, ldc);
 }
 
 #[cfg(test)]

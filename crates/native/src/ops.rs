@@ -152,7 +152,7 @@ pub fn linear(
     let path = simd::active();
     let own = path == Simd::Portable || (path == Simd::Avx2 && n <= SMALL_ROWS);
     if own && dense && x.len() == n * k && k > 0 {
-        return own_linear(x, n, k, weight.data, bias, y, split);
+        return own_linear(path, x, n, k, weight.data, bias, y, split);
     }
     if n <= SMALL_ROWS && dense && x.len() == n * k {
         return small_linear(x, n, k, weight.data, bias, y, split);
@@ -168,7 +168,9 @@ pub fn linear(
 
 /// [`linear`] on embedd's own kernels: many rows are split into row blocks, each against all the
 /// weights; a few rows into blocks of output columns, so the weights are read once in all.
+#[allow(clippy::too_many_arguments)] // linear's own arguments, and the path it chose
 fn own_linear(
+    path: Simd,
     x: &[f32],
     n: usize,
     k: usize,
@@ -178,7 +180,6 @@ fn own_linear(
     split: usize,
 ) -> Result<(), NativeError> {
     let out = bias.len();
-    let path = simd::active();
     let weights = |from: usize, count: usize| Rows {
         data: &w[from * k..(from + count) * k],
         rows: count,
@@ -208,11 +209,10 @@ fn own_linear(
         return Ok(());
     }
     let width = out.div_ceil(split);
-    let blocks: Vec<Vec<f32>> = (0..out)
-        .step_by(width)
-        .collect::<Vec<_>>()
+    let blocks: Vec<Vec<f32>> = (0..out.div_ceil(width))
         .into_par_iter()
-        .map(|first| {
+        .map(|b| {
+            let first = b * width;
             let count = width.min(out - first);
             let mut block: Vec<f32> = (0..n)
                 .flat_map(|_| bias[first..first + count].iter().copied())

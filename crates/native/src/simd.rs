@@ -42,6 +42,12 @@ impl Simd {
         Self::Portable
     }
 
+    /// Whether code on this path runs the AVX2 + FMA builds: the path asks for them and the CPU
+    /// has them (what makes calling those builds sound).
+    pub fn runs_avx2(self) -> bool {
+        self >= Self::Avx2 && Self::detected() >= Self::Avx2
+    }
+
     /// Every path this CPU can run, slowest first: what a test covers.
     pub fn available() -> Vec<Self> {
         let best = Self::detected();

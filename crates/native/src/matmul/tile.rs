@@ -15,7 +15,7 @@ pub type DotTile = fn(&[&[f32]; MR], &[&[f32]; NR]) -> [[f32; NR]; MR];
 /// The tile kernel for path `simd`.
 pub fn pick(simd: Simd) -> DotTile {
     #[cfg(target_arch = "x86_64")]
-    if simd >= Simd::Avx2 && Simd::detected() >= Simd::Avx2 {
+    if simd.runs_avx2() {
         return super::avx2::dot_tile;
     }
     let _ = simd;
@@ -74,8 +74,9 @@ fn outer_body(alpha: f32, a: Rows<'_>, b: Rows<'_>, beta: f32, c: &mut [f32], ld
     }
 }
 
-/// `c = alpha · a · b + beta · c`, `b` row-major (each row of `c` a sum of `b`'s rows), on path
-/// `simd`: the same loop compiled for AVX2 + FMA or for the baseline target.
+/// `c = alpha · a · b + beta · c`, `b` row-major (each row of `c` a sum of `b`'s rows, `a.cols`
+/// rows of `b.cols` values), on path `simd`: the same loop compiled for AVX2 + FMA or for the
+/// baseline target. Shapes are checked by the caller, as for [`super::dot`].
 pub fn outer_on(
     simd: Simd,
     alpha: f32,
@@ -86,8 +87,8 @@ pub fn outer_on(
     ldc: usize,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if simd >= Simd::Avx2 && Simd::detected() >= Simd::Avx2 {
-        // SAFETY: `outer_avx2` only needs AVX2 and FMA, and `detected()` just found both.
+    if simd.runs_avx2() {
+        // SAFETY: `outer_avx2` only needs AVX2 and FMA, and `runs_avx2()` found both.
         return unsafe { outer_avx2(alpha, a, b, beta, c, ldc) };
     }
     let _ = simd;

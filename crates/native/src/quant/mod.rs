@@ -253,8 +253,9 @@ fn quantize_block_body(row: &[f32], out: &mut [u8]) -> (f32, u32) {
 /// scalar), one call a row rather than a block.
 fn quantize_row(row: &[f32], out: &mut [u8], scales: &mut [f32]) -> u32 {
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::active() >= crate::simd::Simd::Avx512 && kernel::vnni512() {
-        // SAFETY: `vnni512()` found AVX-512 F and BW (and VNNI).
+    if Kernel::detect() == Kernel::Avx512Vnni {
+        // SAFETY: `detect()` picks the VNNI kernel only when `vnni512()` found AVX-512 F, BW
+        // and VNNI.
         return unsafe { vnni::quantize_row(row, out, scales) };
     }
     let blocks = row.chunks(BLOCK).zip(out.chunks_mut(BLOCK)).zip(scales);
