@@ -89,6 +89,36 @@ fn models_lists_the_builtin_default_and_the_seed_example() {
 }
 
 #[test]
+fn models_warns_where_int8_runs_slower_than_f32() {
+    // Forced to the portable path, int8 runs on the portable kernel on any CPU.
+    let output = embedd()
+        .args(["models"])
+        .env("EMBEDD_SIMD", "portable")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    let note = stdout
+        .lines()
+        .find(|l| l.starts_with("note:"))
+        .unwrap_or_else(|| panic!("no note: {stdout}"));
+    assert!(
+        note.contains("slower than f32")
+            && note.contains("all-minilm-l6-v2-int8")
+            && note.contains("all-mpnet-base-v2-int8")
+            && !note.contains("all-minilm-l6-v2,"),
+        "{note}"
+    );
+    // On the best path this CPU has, the note appears only where no faster kernel exists.
+    let (ok, stdout, _) = run(&["models"]);
+    assert!(ok);
+    let fast = embedd_native::quant::Kernel::detect()
+        .slower_than_f32()
+        .is_none();
+    assert_eq!(stdout.contains("note:"), !fast, "{stdout}");
+}
+
+#[test]
 fn a_bad_config_names_the_key() {
     let dir = std::env::temp_dir().join(format!("embedd-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

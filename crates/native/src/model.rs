@@ -104,11 +104,11 @@ impl NativeModel {
             hidden = layout.shape.hidden, max_tokens = layout.max_seq_length, pooling = ?layout.pooling,
             normalize = layout.normalize, threads, precision = ?options.precision,
             simd = crate::simd::active().name(), int8_kernel = kernel.name(), "native model loaded");
-        if options.precision == Precision::Int8 && kernel == quant::Kernel::Portable {
-            tracing::warn!(
-                model = name,
-                "this CPU has no AVX-512 VNNI: int8 runs on portable code, slower than f32 here"
-            );
+        if let Some(why) = kernel
+            .slower_than_f32()
+            .filter(|_| options.precision == Precision::Int8)
+        {
+            tracing::warn!(model = name, "{why}");
         }
         let heads = Heads::load(
             dir,

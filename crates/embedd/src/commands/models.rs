@@ -72,8 +72,24 @@ pub async fn run(args: ModelsArgs) -> anyhow::Result<()> {
             model.space,
         );
     }
+    if let Some(note) = int8_note(&config) {
+        println!("\nnote: {note}");
+    }
     registry.close_all().await;
     Ok(())
+}
+
+/// A warning for the int8 models this CPU runs slower than their `f32` twins, if any.
+fn int8_note(config: &embedd_core::config::Config) -> Option<String> {
+    let why = embedd_native::quant::Kernel::detect().slower_than_f32()?;
+    let int8: Vec<&str> = config
+        .embeddings
+        .models
+        .iter()
+        .filter(|m| m.quantize == Some(embedd_core::config::Precision::Int8))
+        .map(|m| m.name.as_str())
+        .collect();
+    (!int8.is_empty()).then(|| format!("{why} ({})", int8.join(", ")))
 }
 
 /// What a built model can give beyond its vector: its outputs, and its prompts where it has any.

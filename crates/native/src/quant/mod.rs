@@ -25,6 +25,8 @@
 //! - [`QuantizedRows`]: activations quantized per row, reusable across calls.
 //! - [`linear`]: `y = x · wᵀ + bias` from the two, on a [`Kernel`] (the fastest this CPU has).
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod kernel;
 mod outliers;
 #[cfg(target_arch = "x86_64")]

@@ -216,3 +216,58 @@ fn the_portable_kernel_and_quantizer_give_the_same_bits_on_every_path() {
         }
     }
 }
+
+#[test]
+fn the_avx2_kernel_gives_the_portable_bits_even_where_byte_pairs_would_saturate() {
+    // Every activation at the row's maximum and every weight at its row's: each pair of byte
+    // products is 2 · 127 · 127, and 2 · 255 · 127 with the shifted bytes, which `vpmaddubsw`
+    // would clip. Signs alternate in a pattern the two sides do not share.
+    let (rows, out, k) = (7, 70, 300);
+    let x: Vec<f32> = (0..rows * k)
+        .map(|i| if i % 3 == 0 { -3.0 } else { 3.0 })
+        .collect();
+    let w: Vec<f32> = (0..out * k)
+        .map(|i| if i % 5 < 2 { -0.5 } else { 0.5 })
+        .collect();
+    let b = values(out, 16);
+    let layer = Int8Linear::new(&w, &b, out, k).unwrap();
+    let mut q = QuantizedRows::default();
+    q.quantize(&x, rows, k).unwrap();
+    let exact = reference(&x, &w, &b, rows, out, k);
+    let run = |kernel: Kernel| {
+        let mut y = Vec::new();
+        linear(kernel, &x, &q, &layer, &w, &mut y, 1).unwrap();
+        y
+    };
+    let portable = run(Kernel::Portable);
+    for (got, want) in portable.iter().zip(&exact) {
+        assert!(
+            (got - want).abs() <= 1e-3 * want.abs().max(1.0),
+            "{got} vs {want}"
+        );
+    }
+    for kernel in Kernel::available() {
+        if kernel == Kernel::Avx2 {
+            assert_eq!(run(kernel), portable);
+        }
+    }
+    for (rows, out, k, seed) in [(1, 16, 4, 17), (9, 130, 257, 18), (4, 64, 384, 19)] {
+        let (x, w, b) = (
+            values(rows * k, seed),
+            values(out * k, seed + 1),
+            values(out, seed + 2),
+        );
+        let layer = Int8Linear::new(&w, &b, out, k).unwrap();
+        let mut q = QuantizedRows::default();
+        q.quantize(&x, rows, k).unwrap();
+        let mut want = Vec::new();
+        linear(Kernel::Portable, &x, &q, &layer, &w, &mut want, 1).unwrap();
+        for kernel in Kernel::available() {
+            if kernel == Kernel::Avx2 {
+                let mut got = Vec::new();
+                linear(kernel, &x, &q, &layer, &w, &mut got, 2).unwrap();
+                assert_eq!(got, want, "{rows}x{out}x{k}");
+            }
+        }
+    }
+}
