@@ -36,6 +36,28 @@ pub struct ModelInfo {
     /// What identifies its weights (their SHA-256 for installed native models), where embedd
     /// knows: part of the cache key, so replicas with other weights never share vectors.
     pub revision: Option<String>,
+    /// The arithmetic it does per text, where embedd runs it: what a benchmark divides by its
+    /// time to tell how close to the machine's limit the model runs.
+    pub compute: Option<Compute>,
+}
+
+/// Floating-point operations (a multiply-add counts two) a model does for one text: the
+/// products whose size grows with the tokens (projections, feed-forward) and attention's,
+/// which grow with their square. Elementwise work (norms, GELU, softmax) is left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compute {
+    /// Per token.
+    pub per_token: u64,
+    /// Per pair of tokens of one text (attention's scores and weighted sums).
+    pub per_token_pair: u64,
+}
+
+impl Compute {
+    /// Operations for one text of `tokens` tokens.
+    pub fn flops(&self, tokens: usize) -> u64 {
+        let n = tokens as u64;
+        self.per_token * n + self.per_token_pair * n * n
+    }
 }
 
 /// How one call should treat its inputs; the pipeline sets it per request and per attempt.

@@ -209,11 +209,20 @@ pub struct BenchArgs {
     /// Concurrent clients in server mode.
     #[arg(long, env = "EMBEDD_CLIENTS", default_value_t = 8)]
     pub clients: usize,
-    /// Also run the Python peer (sentence-transformers on the same weights and texts) in this
-    /// run, and print the ratio. Native models only.
-    #[arg(long, env = "EMBEDD_PEER")]
-    pub peer: bool,
-    /// The peer script.
+    /// Also run a Python peer on the same weights and texts in this run, and print the ratio:
+    /// `sentence-transformers` (what a bare `--peer` runs) or `onnxruntime` (Python ONNX Runtime
+    /// on the model exported to ONNX, texts sorted by length, batches padded to their longest, as
+    /// fastembed runs it). Repeat it, or separate with commas, for both. Native models only.
+    #[arg(
+        long,
+        env = "EMBEDD_PEER",
+        value_enum,
+        num_args = 0..=1,
+        default_missing_value = "sentence-transformers",
+        value_delimiter = ','
+    )]
+    pub peer: Vec<Peer>,
+    /// The sentence-transformers peer's script.
     #[arg(
         long,
         env = "EMBEDD_PEER_SCRIPT",
@@ -221,10 +230,39 @@ pub struct BenchArgs {
         value_name = "FILE"
     )]
     pub peer_script: PathBuf,
-    /// A Python with torch and sentence-transformers for the peer [default: a virtual
-    /// environment made once under the user's cache directory, embedd/peer-venv].
+    /// The ONNX Runtime peer's script; `scripts/export_onnx.py` beside it exports the model once
+    /// (into the cache directory) where the model's directory has no `onnx/model.onnx`.
+    #[arg(
+        long,
+        env = "EMBEDD_ONNX_PEER_SCRIPT",
+        default_value = "scripts/peer_onnxruntime.py",
+        value_name = "FILE"
+    )]
+    pub onnx_peer_script: PathBuf,
+    /// A Python with the peers' packages (torch, sentence-transformers; onnxruntime, onnx and
+    /// onnxscript for the ONNX Runtime peer) [default: a virtual environment made once under the
+    /// user's cache directory, embedd/peer-venv, the packages installed as a peer first needs them].
     #[arg(long, env = "EMBEDD_PEER_PYTHON", value_name = "PYTHON")]
     pub peer_python: Option<PathBuf>,
+}
+
+/// A Python implementation `embedd bench` compares with, in the same run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Peer {
+    /// sentence-transformers (PyTorch) on the same weights.
+    SentenceTransformers,
+    /// Python ONNX Runtime on the same weights exported to ONNX.
+    Onnxruntime,
+}
+
+impl Peer {
+    /// The name reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SentenceTransformers => "sentence-transformers",
+            Self::Onnxruntime => "onnxruntime",
+        }
+    }
 }
 
 /// What `embedd bench` measures.
@@ -236,4 +274,32 @@ pub enum BenchMode {
     Latency,
     /// Texts per second through HTTP, with concurrent clients.
     Server,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command, Peer};
+
+    fn peers(args: &[&str]) -> Vec<Peer> {
+        let line = ["embedd", "bench", "--corpus", "c.txt"].iter().chain(args);
+        match Cli::try_parse_from(line).map(|cli| cli.command) {
+            Ok(Command::Bench(bench)) => bench.peer,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bare_peer_is_sentence_transformers_and_both_can_be_asked_for() {
+        assert!(peers(&[]).is_empty());
+        assert_eq!(peers(&["--peer"]), [Peer::SentenceTransformers]);
+        assert_eq!(peers(&["--peer", "onnxruntime"]), [Peer::Onnxruntime]);
+        let both = [Peer::SentenceTransformers, Peer::Onnxruntime];
+        assert_eq!(peers(&["--peer", "--peer", "onnxruntime"]), both);
+        assert_eq!(peers(&["--peer=sentence-transformers,onnxruntime"]), both);
+        assert!(
+            Cli::try_parse_from(["embedd", "bench", "--corpus", "c", "--peer", "torch"]).is_err()
+        );
+    }
 }

@@ -159,6 +159,41 @@ fn bench_reports_json() {
             "{field}: {report}"
         );
     }
+    assert!(report["machine"]["gemm_gflops"].as_f64().unwrap() > 0.0);
+    assert!(
+        report["machine"]["model_gflops"].is_null(),
+        "the hash model has no products: {report}"
+    );
+
+    // A native model's products, counted from its shape: all-MiniLM-L6-v2 does
+    // 2 · 6 · (4 · 384² + 2 · 384 · 1536) operations a token, plus attention's.
+    let (ok, stdout, stderr) = run(&[
+        "bench",
+        "--corpus",
+        corpus,
+        "--json",
+        "--runs",
+        "1",
+        "--min-seconds",
+        "0",
+    ]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let machine = &report["machine"];
+    let rate = machine["model_gflops"].as_f64().unwrap();
+    let work = rate * 1e9 * report["seconds"].as_f64().unwrap();
+    let linear = report["tokens"].as_f64().unwrap()
+        * 2.0
+        * 6.0
+        * (4.0 * 384.0 * 384.0 + 2.0 * 384.0 * 1536.0);
+    assert!(
+        work >= linear * 0.999 && work < linear * 1.1,
+        "{work} operations against {linear} in the linear layers: {report}"
+    );
+    let fraction = machine["gemm_fraction"].as_f64().unwrap();
+    let gemm = machine["gemm_gflops"].as_f64().unwrap();
+    assert!((fraction - rate / gemm).abs() < 1e-9, "{report}");
+    assert!(["portable", "avx2", "avx512"].contains(&machine["simd"].as_str().unwrap()));
 }
 
 #[test]

@@ -124,6 +124,7 @@ impl NativeModel {
             dimensions = layer.output();
             dense.push(layer);
         }
+        let compute = network.compute();
         let engine = Arc::new(Engine {
             tokenizer,
             network,
@@ -160,6 +161,7 @@ impl NativeModel {
                 prompts: layout.prompts.names(),
                 trained_dimensions: layout.trained_dimensions.clone(),
                 revision: Some(crate::layout::revision(dir, &layout.weights_file)),
+                compute,
             },
             prompts: layout.prompts.clone(),
             engine,

@@ -2,6 +2,8 @@
 //! Runtime on an exported graph. Both give the same thing, every token's hidden state, so the
 //! tokenizer, pooling, heads and scheduler around them are shared.
 
+use embedd_core::Compute;
+
 use crate::encoder::Encoder;
 use crate::error::NativeError;
 #[cfg(feature = "onnx")]
@@ -37,6 +39,37 @@ impl Network {
             Self::Rotary(network) => network.config().hidden,
             #[cfg(feature = "onnx")]
             Self::Onnx(onnx) => onnx.hidden(),
+        }
+    }
+
+    /// The products one text costs, counted from the shape (see [`Compute`]); the ONNX graph's
+    /// shape is its own, so it has none.
+    pub fn compute(&self) -> Option<Compute> {
+        let count = |v: usize| v as u64;
+        match self {
+            Self::Encoder(encoder) => {
+                let c = encoder.config();
+                let (h, i) = (count(c.hidden), count(c.intermediate));
+                // Q, K, V and the output projection, then up and down; QKᵀ and P·V.
+                Some(Compute {
+                    per_token: 2 * count(c.layers) * (4 * h * h + 2 * h * i),
+                    per_token_pair: 4 * count(c.layers) * h,
+                })
+            }
+            Self::Rotary(network) => {
+                let c = network.config();
+                let (h, i, d) = (count(c.hidden), count(c.intermediate), count(c.head_dim));
+                let (heads, kv) = (count(c.heads), count(c.kv_heads));
+                let layers = count(c.layers.len());
+                // Q and O over every head, K and V over the shared ones; gate, up and down.
+                // Attention as if every token saw every other (causal models see half).
+                Some(Compute {
+                    per_token: 2 * layers * (h * d * (2 * heads + 2 * kv) + 3 * h * i),
+                    per_token_pair: 4 * layers * heads * d,
+                })
+            }
+            #[cfg(feature = "onnx")]
+            Self::Onnx(_) => None,
         }
     }
 

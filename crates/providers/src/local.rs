@@ -71,6 +71,7 @@ impl HashModel {
                 prompts: Vec::new(),
                 trained_dimensions: Vec::new(),
                 revision: None,
+                compute: None,
             },
         })
     }

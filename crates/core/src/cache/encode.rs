@@ -221,6 +221,7 @@ mod tests {
             prompts: Vec::new(),
             trained_dimensions: Vec::new(),
             revision: None,
+            compute: None,
         };
         (
             config,

@@ -118,6 +118,7 @@ impl ModelFactory for Factory {
                 },
                 trained_dimensions: Vec::new(),
                 revision: None,
+                compute: None,
             },
             fail: id
                 .starts_with("down")
@@ -338,6 +339,7 @@ async fn registered_models_are_listed_and_health_checked() {
             prompts: Vec::new(),
             trained_dimensions: Vec::new(),
             revision: None,
+            compute: None,
         },
         fail: None,
         calls: Arc::default(),

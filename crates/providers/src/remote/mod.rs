@@ -134,6 +134,7 @@ impl<A: RemoteApi> RemoteModel<A> {
                 prompts: Vec::new(),
                 trained_dimensions: Vec::new(),
                 revision: None,
+                compute: None,
             },
             http,
             api: setup.api,

@@ -1,8 +1,10 @@
-//! What the machine can do, beside what the model did: the instruction-set path the kernels run
-//! and a short calibration product at the feed-forward shape, in GFLOP/s.
+//! What the machine can do, beside what the model did: the instruction-set path the kernels run,
+//! a short calibration product at the feed-forward shape in GFLOP/s, and the rate the model's
+//! own products reached, as a fraction of it.
 
 use std::time::Instant;
 
+use embedd_core::EmbeddingModel;
 use embedd_native::ops::{linear, View};
 use embedd_native::quant::Kernel;
 use embedd_native::simd;
@@ -18,10 +20,32 @@ pub struct Machine {
     /// The best of five `4096 × 384 · 384 × 1536` products on every core, in GFLOP/s: the
     /// feed-forward shape of a batch, through the same code the models run.
     pub gemm_gflops: f64,
+    /// The model's products (`ModelInfo::compute` over the corpus's texts, as truncated) per
+    /// second of the measured pass, in GFLOP/s; `None` where embedd does not run the model. An
+    /// int8 model's count is that of the f32 products it replaces.
+    pub model_gflops: Option<f64>,
+    /// `model_gflops / gemm_gflops`: how close to this machine's limit the model ran.
+    pub gemm_fraction: Option<f64>,
 }
 
-/// Measure (about a tenth of a second).
-pub fn measure() -> Machine {
+/// The model's product rate over `texts`, one pass of which took `seconds`.
+pub async fn model_gflops(
+    model: &dyn EmbeddingModel,
+    texts: &[String],
+    seconds: f64,
+) -> Option<f64> {
+    let compute = model.info().compute?;
+    let tokens = model.tokenize(texts, true).await.ok()?;
+    let limit = model.max_tokens();
+    let flops: u64 = tokens
+        .iter()
+        .map(|t| compute.flops(t.len().min(limit)))
+        .sum();
+    (seconds > 0.0).then(|| flops as f64 / seconds / 1e9)
+}
+
+/// Measure (about a tenth of a second), beside the model's rate from [`model_gflops`].
+pub fn measure(model_gflops: Option<f64>) -> Machine {
     let (rows, k, out) = (4096, 384, 1536);
     let values = |n: usize, seed: usize| -> Vec<f32> {
         (0..n)
@@ -40,13 +64,18 @@ pub fn measure() -> Machine {
         best = best.min(start.elapsed().as_secs_f64());
     }
     let flops = 2.0 * (rows * k * out) as f64;
+    let gemm_gflops = if best.is_finite() {
+        flops / best / 1e9
+    } else {
+        0.0
+    };
     Machine {
         simd: simd::active().name(),
         int8_kernel: Kernel::detect().name(),
-        gemm_gflops: if best.is_finite() {
-            flops / best / 1e9
-        } else {
-            0.0
-        },
+        gemm_gflops,
+        model_gflops,
+        gemm_fraction: model_gflops
+            .filter(|_| gemm_gflops > 0.0)
+            .map(|m| m / gemm_gflops),
     }
 }

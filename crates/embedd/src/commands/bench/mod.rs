@@ -1,6 +1,6 @@
 //! `embedd bench`: a model's speed on a corpus — throughput in-process, latency of one text, or
-//! throughput through HTTP with concurrent clients — optionally beside the Python peer, measured
-//! in the same run.
+//! throughput through HTTP with concurrent clients — optionally beside Python peers
+//! (sentence-transformers, ONNX Runtime), measured in the same run.
 
 mod calibration;
 mod latency;
@@ -11,7 +11,7 @@ mod throughput;
 use anyhow::{bail, Context};
 use serde::Serialize;
 
-use crate::cli::{BenchArgs, BenchMode};
+use crate::cli::{BenchArgs, BenchMode, Peer};
 use crate::setup;
 
 /// Throughput figures, printed as one JSON object with `--json`.
@@ -103,6 +103,17 @@ where
     })
 }
 
+/// The peers asked for, each once, in the order first asked.
+fn dedup(peers: &[Peer]) -> Vec<Peer> {
+    let mut once = Vec::new();
+    for peer in peers {
+        if !once.contains(peer) {
+            once.push(*peer);
+        }
+    }
+    once
+}
+
 /// The median of some timings.
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
@@ -125,23 +136,30 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchMode::Throughput => throughput::run(model.as_ref(), &texts, &args).await?,
         BenchMode::Server => server::run(registry.clone(), &config, &name, &texts, &args).await?,
     };
-    let peer = if args.peer {
-        Some(peer::run(&config, &name, &args).await?)
-    } else {
-        None
-    };
-    let machine = calibration::measure();
-    let ratio = peer
-        .as_ref()
-        .and_then(|p| p["texts_per_s"].as_f64())
-        .map(|p| report.texts_per_s / p);
+    let mut peers = Vec::new();
+    for peer in dedup(&args.peer) {
+        let figures = peer::run(&config, &name, &args, peer).await?;
+        let ratio = figures["texts_per_s"]
+            .as_f64()
+            .map(|p| report.texts_per_s / p);
+        peers.push((peer, figures, ratio));
+    }
+    let rate = calibration::model_gflops(model.as_ref(), &texts, report.seconds).await;
+    let machine = calibration::measure(rate);
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         if let Some(object) = value.as_object_mut() {
             object.insert("machine".to_owned(), serde_json::to_value(&machine)?);
-            if let Some(peer) = peer {
-                object.insert("peer".to_owned(), peer);
-                object.insert("ratio".to_owned(), serde_json::json!(ratio));
+            if !peers.is_empty() {
+                let (figures, ratios): (serde_json::Map<_, _>, serde_json::Map<_, _>) = peers
+                    .into_iter()
+                    .map(|(peer, figures, ratio)| {
+                        let name = peer.name().to_owned();
+                        ((name.clone(), figures), (name, serde_json::json!(ratio)))
+                    })
+                    .unzip();
+                object.insert("peers".to_owned(), figures.into());
+                object.insert("ratios".to_owned(), ratios.into());
             }
         }
         println!("{value}");
@@ -150,15 +168,25 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "{} ({}): {} texts, {} tokens, batch {} — {:.4} s a pass, {:.1} texts/s, {:.1} tokens/s (median of {} runs)",
             report.model, report.mode, report.texts, report.tokens, report.batch, report.seconds, report.texts_per_s, report.tokens_per_s, report.runs
         );
+        let reached = match (machine.model_gflops, machine.gemm_fraction) {
+            (Some(rate), Some(fraction)) => format!(
+                "; the model's products ran at {rate:.1} GFLOP/s, {:.0}% of it",
+                fraction * 100.0
+            ),
+            _ => String::new(),
+        };
         println!(
-            "kernels: {} (int8: {}); this machine's GEMM: {:.1} GFLOP/s",
+            "kernels: {} (int8: {}); this machine's GEMM: {:.1} GFLOP/s{reached}",
             machine.simd, machine.int8_kernel, machine.gemm_gflops
         );
-        if let (Some(peer), Some(ratio)) = (peer, ratio) {
-            println!(
-                "peer sentence-transformers: {} texts/s — embedd is {ratio:.2}x",
-                peer["texts_per_s"]
-            );
+        for (peer, figures, ratio) in peers {
+            if let Some(ratio) = ratio {
+                println!(
+                    "peer {}: {} texts/s — embedd is {ratio:.2}x",
+                    peer.name(),
+                    figures["texts_per_s"]
+                );
+            }
         }
     }
     registry.close_all().await;
