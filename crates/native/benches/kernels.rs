@@ -15,8 +15,9 @@ fn values(n: usize, seed: u32) -> Vec<f32> {
 }
 
 /// The feed-forward projections (384 → 1536 up, 1536 → 384 down) for a few rows (one short
-/// text) and for many (a batch), one core and both, on every instruction-set path this CPU runs,
-/// beside `matrixmultiply` (the general GEMM the AVX-512 path keeps) on the same shapes.
+/// text) and for many (a batch), one core and both, on every instruction-set path this CPU runs
+/// (on `avx2`, many rows run the `gemm` crate), beside `matrixmultiply` (the general GEMM the
+/// AVX-512 path keeps) on the same shapes.
 fn projections(c: &mut Criterion) {
     for (k, out) in [(384, 1536), (1536, 384)] {
         let w = values(out * k, 1);

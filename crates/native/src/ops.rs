@@ -83,9 +83,11 @@ pub fn gemm(
     if m == 0 || n == 0 {
         return Ok(());
     }
-    // A portable path forced with EMBEDD_SIMD runs embedd's own kernels: matrixmultiply picks
-    // its own instruction set at run time and cannot be held to the switch. On AVX2 and AVX-512
-    // its packed kernels are the faster for these products (measured in docs/performance.md).
+    // A portable path forced with EMBEDD_SIMD runs embedd's own kernels: the GEMM crates pick
+    // their own instruction set at run time and cannot be held to the switch. On AVX2 the
+    // `gemm` crate's kernels are the faster (10-20% over matrixmultiply's at these shapes,
+    // attention's included); on AVX-512 matrixmultiply's 512-bit kernels (measured in
+    // docs/performance.md).
     let path = simd::active();
     if forced_portable(path) && k > 0 {
         if let (Some(a), Some(b_t)) = (a.as_rows(), b.t().as_rows()) {
@@ -97,6 +99,37 @@ pub fn gemm(
             return Ok(());
         }
     }
+    let stride = |s: usize| s as isize;
+    if path == Simd::Avx2 {
+        // SAFETY: as for matrixmultiply below: every element read or written lies inside the
+        // slices (checked above), and `out`, a unique borrow, aliases neither input. The crate
+        // computes `dst = alpha · dst + beta · lhs · rhs`, reading `dst` only when told to, so
+        // its alpha is our beta and its beta our alpha.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                out.as_mut_ptr(),
+                1,
+                stride(out_stride),
+                beta != 0.0,
+                a.data.as_ptr(),
+                stride(a.col_stride),
+                stride(a.row_stride),
+                b.data.as_ptr(),
+                stride(b.col_stride),
+                stride(b.row_stride),
+                beta,
+                alpha,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+        return Ok(());
+    }
     // SAFETY: every element the kernel reads or writes lies inside the slices: checked just
     // above for a, b (last element index < len) and out (last row end <= len). `out` is a unique
     // borrow, so it cannot alias `a` or `b`. matrixmultiply reads `a`, `b` and writes only `out`.
@@ -107,14 +140,14 @@ pub fn gemm(
             n,
             alpha,
             a.data.as_ptr(),
-            a.row_stride as isize,
-            a.col_stride as isize,
+            stride(a.row_stride),
+            stride(a.col_stride),
             b.data.as_ptr(),
-            b.row_stride as isize,
-            b.col_stride as isize,
+            stride(b.row_stride),
+            stride(b.col_stride),
             beta,
             out.as_mut_ptr(),
-            out_stride as isize,
+            stride(out_stride),
             1,
         );
     }
@@ -148,7 +181,7 @@ pub fn linear(
     let dense = weight.col_stride == 1 && weight.row_stride == k && weight.data.len() >= out * k;
     // Few rows, and every product on the portable path: embedd's own kernel, which reads each
     // weight once and packs nothing (on AVX2: 61 GFLOP/s on one core for 20 rows of the
-    // up-projection, matrixmultiply 38); many rows on AVX2 or AVX-512: matrixmultiply.
+    // up-projection, matrixmultiply 38, the `gemm` crate 50); many rows: [`gemm`].
     let path = simd::active();
     let own = forced_portable(path) || (path == Simd::Avx2 && n <= SMALL_ROWS);
     if own && dense && x.len() == n * k && k > 0 {
