@@ -431,6 +431,60 @@ mod tests {
         }
     }
 
+    /// `gemm` on every path this CPU runs (the `gemm` crate on `avx2`, matrixmultiply on
+    /// `avx512`, own kernels on a forced `portable`), against an f64 reference: transposed and
+    /// strided views, `alpha` and `beta` as the crate's arguments swap them, and an empty inner
+    /// dimension, where only `beta · out` is left.
+    #[test]
+    fn gemm_gives_the_reference_product_on_every_path() {
+        let (m, k, n) = (13, 37, 21);
+        let a: Vec<f32> = (0..m * k).map(|i| (i % 17) as f32 * 0.125 - 1.0).collect();
+        let b_t: Vec<f32> = (0..n * k).map(|i| (i % 11) as f32 * 0.25 - 1.25).collect();
+        let start: Vec<f32> = (0..m * n).map(|i| (i % 5) as f32 - 2.0).collect();
+        for path in Simd::available() {
+            simd::force(path);
+            for (alpha, beta) in [(1.0, 0.0), (0.5, 1.0), (2.0, -0.5)] {
+                let mut out = start.clone();
+                gemm(
+                    alpha,
+                    View::rows(&a, m, k),
+                    View::rows(&b_t, n, k).t(),
+                    beta,
+                    &mut out,
+                    n,
+                )
+                .unwrap();
+                for i in 0..m {
+                    for j in 0..n {
+                        let dot: f64 = (0..k)
+                            .map(|p| f64::from(a[i * k + p]) * f64::from(b_t[j * k + p]))
+                            .sum();
+                        let want =
+                            f64::from(alpha) * dot + f64::from(beta) * f64::from(start[i * n + j]);
+                        let got = f64::from(out[i * n + j]);
+                        assert!(
+                            (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                            "{path} {alpha} {beta}: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+            let mut out = start.clone();
+            gemm(
+                1.0,
+                View::rows(&[], m, 0),
+                View::rows(&[], 0, n),
+                0.5,
+                &mut out,
+                n,
+            )
+            .unwrap();
+            let halved: Vec<f32> = start.iter().map(|v| v * 0.5).collect();
+            assert_eq!(out, halved, "{path}: an empty inner dimension");
+        }
+        simd::force(Simd::detected());
+    }
+
     #[test]
     fn gemm_refuses_shapes_that_do_not_fit() {
         let a = [1.0; 4];

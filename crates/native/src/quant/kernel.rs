@@ -1,7 +1,8 @@
 //! The int8 product kernels: AVX-512 VNNI where the CPU has it, AVX2 where it has that,
 //! portable code everywhere.
 //!
-//! Both compute the same exact `i32` sums from the same packed bytes; the choice is speed only.
+//! All three compute the same exact `i32` sums from the same packed bytes; the choice is speed
+//! only.
 
 use std::ops::Range;
 
@@ -13,7 +14,8 @@ use crate::error::NativeError;
 pub enum Kernel {
     /// Plain Rust (vectorised by the compiler for AVX2 where present): any CPU.
     Portable,
-    /// AVX2 `vpmaddubsw` and `vpmaddwd`: 32 byte products per pair of instructions.
+    /// AVX2 `vpmaddubsw` on `|q|` and sign-carrying weights, widened by `vpmaddwd`: 32 byte
+    /// products per four instructions (see `quant/avx2.rs`).
     Avx2,
     /// AVX-512 VNNI `vpdpbusd`: 64 byte products per instruction.
     Avx512Vnni,
