@@ -242,8 +242,11 @@ fn quantize_block_body(row: &[f32], out: &mut [u8]) -> (f32, u32) {
     let inverse = QMAX / max;
     for (o, v) in out.iter_mut().zip(row) {
         // In 1.5..=255.5 before truncation, so truncating rounds to the nearest byte; an
-        // outlier is written as zero and added in f32 instead.
-        let byte = (v * inverse + (ZERO as f32 + 0.5)) as i32 as u8;
+        // outlier is written as zero and added in f32 instead. The whole number is added to
+        // 2^23, which puts it, exactly, in the low mantissa bits: the same byte as `as i32 as
+        // u8`, whose saturating conversion stays scalar (it took 13% of an int8 profile).
+        let whole = (v * inverse + (ZERO as f32 + 0.5)).floor();
+        let byte = (whole + 8_388_608.0).to_bits() as u8;
         *o = if v.abs() > OUTLIER { ZERO as u8 } else { byte };
     }
     (max / QMAX, outliers)

@@ -271,3 +271,40 @@ fn the_avx2_kernel_gives_the_portable_bits_even_where_byte_pairs_would_saturate(
         }
     }
 }
+
+#[test]
+fn quantized_bytes_are_the_definition_rounded_to_nearest_on_every_path() {
+    // Values across the whole byte range, the block's extremes, and outliers on both sides.
+    let mut row: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.7377).sin() * 3.9).collect();
+    row[10] = 3.95;
+    row[11] = -3.95;
+    row[12] = 0.0;
+    row[13] = 9.0;
+    row[14] = -250.0;
+    let max = row
+        .iter()
+        .map(|v| v.abs())
+        .filter(|v| *v <= OUTLIER)
+        .fold(0.0f32, f32::max);
+    let inverse = QMAX / max;
+    let want: Vec<u8> = row
+        .iter()
+        .map(|v| {
+            if v.abs() > OUTLIER {
+                ZERO as u8
+            } else {
+                (v * inverse + (ZERO as f32 + 0.5)) as i32 as u8
+            }
+        })
+        .collect();
+    assert!(
+        want.contains(&1) && want.contains(&255),
+        "the extremes are covered"
+    );
+    for path in crate::simd::Simd::available() {
+        let mut got = vec![0u8; row.len()];
+        let (scale, outliers) = quantize_block_on(path, &row, &mut got);
+        assert_eq!((scale, outliers), (max / QMAX, 2), "{path}");
+        assert_eq!(got, want, "{path}");
+    }
+}
