@@ -135,21 +135,17 @@ fn a_bad_config_names_the_key() {
 
 #[test]
 fn bench_reports_json() {
-    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus.txt");
-    let (ok, stdout, stderr) = run(&[
-        "bench",
-        "--model",
-        "local-hash",
-        "--corpus",
-        corpus,
-        "--json",
-        "--runs",
-        "1",
-        "--min-seconds",
-        "0",
-    ]);
-    assert!(ok, "{stderr}");
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    // One quick run of `embedd bench --json` on the test corpus; the report.
+    let bench = |model: &[&str]| -> serde_json::Value {
+        let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus.txt");
+        let mut args = vec!["bench", "--corpus", corpus, "--json"];
+        args.extend(["--runs", "1", "--min-seconds", "0"]);
+        args.extend(model);
+        let (ok, stdout, stderr) = run(&args);
+        assert!(ok, "{stderr}");
+        serde_json::from_str(stdout.trim()).unwrap()
+    };
+    let report = bench(&["--model", "local-hash"]);
     assert_eq!(report["model"], "local-hash");
     assert_eq!(report["texts"], 3);
     assert_eq!(report["tokens"], 12);
@@ -167,18 +163,7 @@ fn bench_reports_json() {
 
     // A native model's products, counted from its shape: all-MiniLM-L6-v2 does
     // 2 · 6 · (4 · 384² + 2 · 384 · 1536) operations a token, plus attention's.
-    let (ok, stdout, stderr) = run(&[
-        "bench",
-        "--corpus",
-        corpus,
-        "--json",
-        "--runs",
-        "1",
-        "--min-seconds",
-        "0",
-    ]);
-    assert!(ok, "{stderr}");
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let report = bench(&[]);
     let machine = &report["machine"];
     let rate = machine["model_gflops"].as_f64().unwrap();
     let work = rate * 1e9 * report["seconds"].as_f64().unwrap();

@@ -52,23 +52,16 @@ pub async fn run(
             Some(python) => python,
             None => peer_venv()?,
         };
+        // Both peers need torch: the ONNX one exports the model with it.
+        install(
+            &python,
+            managed,
+            "import torch, sentence_transformers",
+            &ST_PACKAGES,
+        )?;
         let (script, dir) = match peer {
-            Peer::SentenceTransformers => {
-                install(
-                    &python,
-                    managed,
-                    "import torch, sentence_transformers",
-                    &ST_PACKAGES,
-                )?;
-                (st_script, dir)
-            }
+            Peer::SentenceTransformers => (st_script, dir),
             Peer::Onnxruntime => {
-                install(
-                    &python,
-                    managed,
-                    "import torch, sentence_transformers",
-                    &ST_PACKAGES,
-                )?;
                 let probe = "import onnxruntime, onnx, onnxscript";
                 install(&python, managed, probe, &ONNX_PACKAGES)?;
                 let dir = exported(&python, &onnx_script, &dir)?;
