@@ -14,6 +14,7 @@
 //! - [`seed`]: the seed's `POST /v1/embeddings/generate`.
 //! - [`ollama`]: Ollama's `POST /api/embed`, `POST /api/embeddings`, `GET /api/tags`.
 //! - [`tei`]: text-embeddings-inference's `POST /embed`, `POST /tokenize`, `GET /info`.
+//! - [`similarity`]: text-embeddings-inference's `POST /similarity`, on any embedding model.
 //! - [`st_service`]: the seed's sentence-transformers service, `POST /encode`.
 //! - [`ops`]: `GET /health`, `GET /ready`.
 //! - [`metrics`]: `GET /metrics`, Prometheus' text format.
@@ -39,6 +40,7 @@ pub mod openapi;
 pub mod ops;
 pub mod request_log;
 pub mod seed;
+pub mod similarity;
 pub mod st_service;
 pub mod state;
 pub mod status;
@@ -77,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(tei::embed_sparse))
         .routes(routes!(tei::tokenize))
         .routes(routes!(tei::info))
+        .routes(routes!(similarity::similarity))
         .routes(routes!(st_service::encode))
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))
