@@ -39,6 +39,7 @@ pub mod output;
 pub mod pipeline;
 pub mod registry;
 pub mod request;
+pub mod token_ids;
 pub mod vector;
 
 pub use config::{Config, ModelConfig, ProviderKind};

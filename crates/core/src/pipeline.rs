@@ -8,7 +8,8 @@ use crate::error::EmbedError;
 use crate::fallback::Encoded;
 use crate::model::EncodeOptions;
 use crate::registry::Registry;
-use crate::request::{check_dimensions, EmbedRequest, RequestLimits};
+use crate::request::{check_dimensions, EmbedRequest, Input, RequestLimits};
+use crate::token_ids::{self, TokenIds};
 
 impl Registry {
     /// Apply one request: the vectors, and which model made them.
@@ -24,6 +25,22 @@ impl Registry {
         request
             .input
             .check(request.input_field, limits.max_inputs)?;
+        let vocabulary = request
+            .token_ids
+            .or_else(|| first.config().and_then(|c| c.token_ids))
+            .unwrap_or(TokenIds::Model);
+        let input = match request.input {
+            Input::Tokens(ids) if vocabulary != TokenIds::Model => {
+                // Off the async threads: the first use parses the whole vocabulary.
+                let field = request.input_field;
+                let texts =
+                    tokio::task::spawn_blocking(move || token_ids::decode(vocabulary, &ids, field))
+                        .await
+                        .map_err(|e| EmbedError::Bug(format!("decoding token ids: {e}")))??;
+                Input::Texts(texts)
+            }
+            input => input,
+        };
         let dimensions = request
             .dimensions
             .map(|d| check_dimensions(d, first.dimensions()))
@@ -35,9 +52,7 @@ impl Registry {
             outputs: request.outputs,
             prompt_name: request.prompt_name,
         };
-        let mut encoded = self
-            .walk(&first, &request.input, request.policy, options)
-            .await?;
+        let mut encoded = self.walk(&first, &input, request.policy, options).await?;
         if let Some(d) = dimensions {
             // The model that answered (perhaps a fallback) must be at least that wide.
             check_dimensions(d as u64, Some(encoded.model.dimensions()))?;

@@ -7,6 +7,7 @@
 use crate::error::{EmbedError, Limit};
 use crate::fallback::FallbackPolicy;
 use crate::output::Outputs;
+use crate::token_ids::TokenIds;
 
 /// What to embed: texts, or token ids of the model's own vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +99,9 @@ pub struct EmbedRequest {
     pub outputs: Outputs,
     /// How far the fallback chain may go.
     pub policy: FallbackPolicy,
+    /// The vocabulary of token-id inputs, as the request named it; the model's setting when
+    /// `None`.
+    pub token_ids: Option<TokenIds>,
 }
 
 impl EmbedRequest {
@@ -113,6 +117,7 @@ impl EmbedRequest {
             prompt_name: None,
             outputs: Outputs::DENSE,
             policy: FallbackPolicy::SAME_SPACE,
+            token_ids: None,
         }
     }
 

@@ -22,7 +22,7 @@ pub enum NativeError {
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     /// A token id is outside the model's vocabulary (the caller's mistake).
-    #[error("token id {id} at input[{input}][{position}] is outside the vocabulary (0..{vocab})")]
+    #[error("token id {id} at input[{input}][{position}] is outside the vocabulary (0..{vocab}); ids from tiktoken (LangChain's OpenAIEmbeddings sends them) are read with the model's `token_ids: cl100k_base` or the header `x-embedd-token-ids: cl100k_base`")]
     TokenOutOfRange {
         /// Which input.
         input: usize,

@@ -1,5 +1,7 @@
 //! Reading the inputs of an embedding request from JSON, as OpenAI (and TEI) write them.
 
+use axum::http::HeaderMap;
+use embedd_core::token_ids::TokenIds;
 use embedd_core::Input;
 use serde::Deserialize;
 use serde_json::Value;
@@ -19,6 +21,25 @@ pub enum InputSchema {
     TokenIds(Vec<u32>),
     /// Several texts as token ids.
     TokenIdLists(Vec<Vec<u32>>),
+}
+
+/// The header a request names its token ids' vocabulary in, overriding the model's
+/// `token_ids` setting: `cl100k_base` for ids from tiktoken, `model` for the model's own.
+pub const TOKEN_IDS_HEADER: &str = "x-embedd-token-ids";
+
+/// The vocabulary [`TOKEN_IDS_HEADER`] names, if the request sent it.
+pub fn token_ids_header(headers: &HeaderMap) -> Result<Option<TokenIds>, ApiError> {
+    let Some(value) = headers.get(TOKEN_IDS_HEADER) else {
+        return Ok(None);
+    };
+    let invalid = |message: String| ApiError::invalid(TOKEN_IDS_HEADER, message);
+    let value = value
+        .to_str()
+        .map_err(|_| invalid(format!("the `{TOKEN_IDS_HEADER}` header is not text")))?;
+    value
+        .parse()
+        .map(Some)
+        .map_err(|e| invalid(format!("the `{TOKEN_IDS_HEADER}` header: {e}")))
 }
 
 /// What a texts-only `input` field holds: the shapes [`parse_texts`] reads, as a schema.

@@ -1,7 +1,7 @@
 //! The OpenAI dialect: `POST /v1/embeddings`, `GET /v1/models`, `GET /v1/models/{model}`.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::body::JsonBody;
 use crate::error::ApiError;
-use crate::input::{parse_input, InputSchema};
+use crate::input::{parse_input, token_ids_header, InputSchema};
 use crate::openapi::OpenAiErrors;
 use crate::state::AppState;
 
@@ -123,10 +123,12 @@ impl Usage {
 )]
 pub async fn embeddings(
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(request, _): JsonBody<EmbeddingsRequest>,
 ) -> Result<Response, ApiError> {
     let mut embed =
         EmbedRequest::new(parse_input(request.input, "input")?, "input").with_model(request.model);
+    embed.token_ids = token_ids_header(&headers)?;
     embed.dimensions = request.dimensions;
     embed.prompt_name = request.prompt_name;
     let encoded = state.embed(embed).await?;

@@ -4,6 +4,7 @@
 //! `{"error": "...", "error_type": "..."}` with TEI's statuses ([`crate::error::ErrorCode::tei`]).
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use embedd_core::config::Precision;
@@ -14,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorCode, TeiError};
-use crate::input::{parse_input, parse_texts, InputSchema, TextsSchema};
+use crate::input::{parse_input, parse_texts, token_ids_header, InputSchema, TextsSchema};
 use crate::openai::with_model_header;
 use crate::openapi::TeiErrors;
 use crate::state::AppState;
@@ -56,9 +57,11 @@ pub struct EmbedBody {
 )]
 pub async fn embed(
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(request, _): JsonBody<EmbedBody, TeiError>,
 ) -> Result<Response, TeiError> {
-    let embed = embed_request(request, Outputs::DENSE)?;
+    let mut embed = embed_request(request, Outputs::DENSE)?;
+    embed.token_ids = token_ids_header(&headers)?;
     let encoded = state.embed(embed).await?;
     let response = Json(&encoded.embeddings.vectors).into_response();
     Ok(with_model_header(response, encoded.model.name()))

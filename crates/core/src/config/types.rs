@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::units::{self, ByteSize};
 use crate::catalog;
+use crate::token_ids::TokenIds;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -208,6 +209,11 @@ pub struct ModelConfig {
     /// In-process models: `int8` runs the linear layers in int8 (faster, cosine >= 0.99 to f32).
     #[serde(default)]
     pub quantize: Option<Precision>,
+    /// The vocabulary token-id inputs are in: `model` (the default) or `cl100k_base`, for
+    /// clients that tokenize with tiktoken (LangChain's `OpenAIEmbeddings`); a request's
+    /// `x-embedd-token-ids` header overrides it.
+    #[serde(default)]
+    pub token_ids: Option<TokenIds>,
 }
 
 impl ModelConfig {
