@@ -45,7 +45,7 @@ pub mod vector;
 pub use config::{Config, ModelConfig, ProviderKind};
 pub use error::{EmbedError, Fault, Limit};
 pub use fallback::{Encoded, FallbackPolicy};
-pub use model::{Compute, EmbeddingModel, Embeddings, EncodeOptions, ModelInfo, Token};
+pub use model::{Compute, EmbeddingModel, Embeddings, EncodeOptions, ModelInfo, Scores, Token};
 pub use output::{Output, Outputs, SparseVector};
 pub use registry::{ModelFactory, ModelHandle, Registry};
 pub use request::{request_id, with_request_id, EmbedRequest, Input, RequestLimits};

@@ -106,6 +106,16 @@ pub struct Embeddings {
     pub prompt_tokens: usize,
 }
 
+/// A reranker's raw scores (logits) for a query against documents, in document order, and what
+/// they cost.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Scores {
+    /// One score per document: higher is more relevant.
+    pub scores: Vec<f32>,
+    /// Tokens the model read for all the pairs.
+    pub prompt_tokens: usize,
+}
+
 /// One token of a text, as the model's tokenizer cut it (TEI's `/tokenize` shape).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Token {
@@ -181,6 +191,23 @@ pub trait EmbeddingModel: Send + Sync {
                 self.name()
             ))),
         }
+    }
+
+    /// Score each document's relevance to `query` (a cross-encoder reads each pair together).
+    ///
+    /// Only rerankers can; the default refuses, which is the caller's fault.
+    async fn rerank(
+        &self,
+        query: &str,
+        documents: &[String],
+        options: &EncodeOptions,
+    ) -> Result<Scores, EmbedError> {
+        let _ = (query, documents, options);
+        Err(EmbedError::Unsupported {
+            model: self.name().to_owned(),
+            param: "model",
+            what: "is an embedding model, not a reranker (a cross-encoder)".to_owned(),
+        })
     }
 
     /// Whether the model can serve now (a remote provider is reachable, weights are loaded).

@@ -91,6 +91,20 @@ impl Dense {
         })
     }
 
+    /// A layer from tensors already loaded: a cross-encoder's pooler or classifier
+    /// ([`crate::rerank`]), followed by tanh or by nothing.
+    pub fn from_tensors(weight: Tensor, bias: Tensor, tanh: bool) -> Self {
+        Self {
+            weight,
+            bias: Some(bias),
+            activation: if tanh {
+                Activation::Tanh
+            } else {
+                Activation::Identity
+            },
+        }
+    }
+
     /// The width of what it gives.
     pub fn output(&self) -> usize {
         self.weight.shape[0]

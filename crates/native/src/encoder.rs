@@ -11,6 +11,7 @@ use crate::arch::{mpnet, EncoderConfig};
 use crate::error::NativeError;
 use crate::ops::{self, View};
 use crate::quant::{self, Int8Linear, Kernel, Precision, QuantizedRows};
+use crate::tokenize::SECOND_TEXT;
 use crate::vmath;
 use crate::weights::{Tensor, Weights};
 
@@ -271,7 +272,8 @@ impl Encoder {
     fn embed(&self, sequences: &[Vec<u32>]) -> Result<Vec<f32>, NativeError> {
         let h = self.config.hidden;
         let (word, position) = (self.word.data(), self.position.data());
-        let token_type = self.token_type.as_ref().map(|t| &t.data()[..h]);
+        // Every row of the token-type table: a cross-encoder's second text reads row 1.
+        let token_types = self.token_type.as_ref().map(|t| t.data());
         let mut x = Vec::with_capacity(sequences.iter().map(Vec::len).sum::<usize>() * h);
         for seq in sequences {
             if seq.len() > self.config.max_tokens() {
@@ -281,8 +283,15 @@ impl Encoder {
                 )));
             }
             let mut non_padding = 0;
-            for &id in seq {
-                let id = id as usize;
+            for &marked in seq {
+                let id = (marked & !SECOND_TEXT) as usize;
+                // A model with one token type (XLM-R) reads type 0 for both texts, as
+                // transformers does when the tokenizer sends no type ids.
+                let kind = usize::from(marked & SECOND_TEXT != 0);
+                let token_type = token_types.map(|t| {
+                    let row = if (kind + 1) * h <= t.len() { kind } else { 0 };
+                    &t[row * h..(row + 1) * h]
+                });
                 let w = word.get(id * h..(id + 1) * h).ok_or_else(|| {
                     NativeError::Bug(format!("token id {id} reached the encoder"))
                 })?;

@@ -52,6 +52,25 @@ impl Engine {
             .collect()
     }
 
+    /// Token ids of `query` paired with each document, as a cross-encoder reads them
+    /// ([`crate::tokenize::TextTokenizer::encode_pair`]).
+    pub fn tokenize_pairs(
+        &self,
+        query: &str,
+        documents: &[String],
+        truncate: bool,
+    ) -> Result<Vec<Vec<u32>>, NativeError> {
+        documents
+            .iter()
+            .enumerate()
+            .map(|(input, document)| {
+                self.tokenizer
+                    .encode_pair(query, document, truncate)
+                    .map_err(|e| e.at_input(input))
+            })
+            .collect()
+    }
+
     /// Caller-supplied ids checked against the vocabulary, cut to the model's limit (or, with
     /// `truncate` off, refused beyond it).
     pub fn check_ids(

@@ -76,6 +76,7 @@ pub mod onnx;
 pub mod ops;
 pub mod pooling;
 pub mod quant;
+pub mod rerank;
 pub mod rotary;
 pub mod scheduler;
 pub mod simd;

@@ -5,23 +5,25 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use embedd_core::{
-    EmbedError, EmbeddingModel, Embeddings, EncodeOptions, ModelInfo, Outputs, ProviderKind, Token,
+    EmbedError, EmbeddingModel, Embeddings, EncodeOptions, ModelInfo, Outputs, ProviderKind,
+    Scores, Token,
 };
 
-use crate::arch::rotary::RotaryConfig;
-use crate::arch::EncoderConfig;
 use crate::dense::Dense;
-use crate::encoder::Encoder;
 use crate::engine::Engine;
 use crate::error::NativeError;
 use crate::heads::Heads;
 use crate::layout::{ModelLayout, Prompts};
-use crate::network::{Backend, Network};
+use crate::network::Backend;
+use crate::pooling::Pooling;
 use crate::quant::{self, Precision};
-use crate::rotary::RotaryNetwork;
+use crate::rerank;
 use crate::scheduler::{BatchLimits, Scheduler};
 use crate::tokenize::TextTokenizer;
-use crate::weights::Weights;
+
+mod load;
+
+use load::load_network;
 
 /// How to load a model: everything but where it is and what it is called.
 #[derive(Debug, Clone)]
@@ -60,6 +62,8 @@ pub struct NativeModel {
     prompts: Prompts,
     engine: Arc<Engine>,
     scheduler: Scheduler,
+    /// A cross-encoder: it scores pairs ([`EmbeddingModel::rerank`]) and gives no embeddings.
+    reranker: bool,
 }
 
 impl NativeModel {
@@ -72,6 +76,7 @@ impl NativeModel {
     ) -> Result<Self, NativeError> {
         let threads = options.threads;
         let mut layout = ModelLayout::read(dir, options.backend)?;
+        let mut reranker_head = Vec::new();
         if let Some(limit) = options.max_tokens {
             if limit > layout.max_seq_length || limit < 2 {
                 return Err(NativeError::Unsupported(format!(
@@ -88,7 +93,15 @@ impl NativeModel {
             layout.max_seq_length,
             layout.shape.vocab,
         )?;
-        let network = load_network(&layout, &tokenizer, options)?;
+        let labels = rerank::labels(&layout.config_file)?;
+        let (network, classifier) = load_network(&layout, &tokenizer, options, labels)?;
+        if let Some(head) = classifier {
+            // A cross-encoder: its score is the head on the first token, computed as a vector.
+            layout.pooling = Pooling::Cls;
+            layout.normalize = false;
+            layout.dense.clear();
+            reranker_head = head;
+        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .thread_name(|i| format!("embedd-infer-{i}"))
@@ -118,7 +131,11 @@ impl NativeModel {
         )?;
         let outputs = heads.outputs();
         let mut dimensions = layout.shape.hidden;
-        let mut dense = Vec::with_capacity(layout.dense.len());
+        let reranker = !reranker_head.is_empty();
+        if reranker {
+            dimensions = 1;
+        }
+        let mut dense = reranker_head;
         for dir in &layout.dense {
             let layer = Dense::load(dir, dimensions)?;
             dimensions = layer.output();
@@ -166,6 +183,7 @@ impl NativeModel {
             prompts: layout.prompts.clone(),
             engine,
             scheduler,
+            reranker,
         })
     }
 
@@ -217,66 +235,6 @@ impl NativeModel {
     }
 }
 
-/// The transformer `options.backend` runs, loaded from `layout`'s weights.
-fn load_network(
-    layout: &ModelLayout,
-    tokenizer: &TextTokenizer,
-    options: &LoadOptions,
-) -> Result<Network, NativeError> {
-    match options.backend {
-        Backend::Native => {
-            let path = &layout.config_file;
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| NativeError::file(path, e.to_string()))?;
-            let rotary = RotaryConfig::from_json(&text)
-                .map_err(|message| NativeError::file(path, message))?;
-            let weights = Weights::open(&layout.weights_file)?;
-            match rotary {
-                Some(_) if options.precision != Precision::F32 => Err(NativeError::Unsupported(
-                    "`quantize: int8` covers the BERT-family encoders; this model runs in f32"
-                        .to_owned(),
-                )),
-                Some(config) => Ok(Network::Rotary(Box::new(RotaryNetwork::load(
-                    &weights, config,
-                )?))),
-                None => {
-                    let config = EncoderConfig::from_json(&text)
-                        .map_err(|message| NativeError::file(path, message))?;
-                    Ok(Network::Encoder(Box::new(Encoder::load(
-                        &weights,
-                        config,
-                        options.precision,
-                    )?)))
-                }
-            }
-        }
-        Backend::Onnx if options.precision != Precision::F32 => Err(NativeError::Unsupported(
-            "`quantize` applies to native models; an ONNX model runs the graph as exported"
-                .to_owned(),
-        )),
-        #[cfg(feature = "onnx")]
-        Backend::Onnx => {
-            let pad_id = ["[PAD]", "<pad>"]
-                .iter()
-                .find_map(|token| tokenizer.id_of(token))
-                .unwrap_or(0);
-            Ok(Network::Onnx(crate::onnx::OnnxNetwork::load(
-                &layout.weights_file,
-                layout.shape.hidden,
-                options.threads,
-                pad_id,
-            )?))
-        }
-        #[cfg(not(feature = "onnx"))]
-        Backend::Onnx => {
-            let _ = tokenizer;
-            Err(NativeError::Unsupported(
-                "this build of embedd has no ONNX backend (cargo feature `onnx`)".to_owned(),
-            ))
-        }
-    }
-}
-
 #[async_trait]
 impl EmbeddingModel for NativeModel {
     fn info(&self) -> &ModelInfo {
@@ -288,6 +246,7 @@ impl EmbeddingModel for NativeModel {
         texts: &[String],
         options: &EncodeOptions,
     ) -> Result<Embeddings, EmbedError> {
+        self.refuse_if_reranker()?;
         // The prompt goes before each text, as sentence-transformers puts it; the walk has
         // checked that a named one exists.
         let prompt = self.prompts.text(options.prompt_name.as_deref());
@@ -311,6 +270,7 @@ impl EmbeddingModel for NativeModel {
         inputs: &[Vec<u32>],
         options: &EncodeOptions,
     ) -> Result<Embeddings, EmbedError> {
+        self.refuse_if_reranker()?;
         let ids = self
             .engine
             .check_ids(inputs, options.truncate)
@@ -335,7 +295,51 @@ impl EmbeddingModel for NativeModel {
         .await
     }
 
+    async fn rerank(
+        &self,
+        query: &str,
+        documents: &[String],
+        options: &EncodeOptions,
+    ) -> Result<Scores, EmbedError> {
+        if !self.reranker {
+            return Err(EmbedError::Unsupported {
+                model: self.info.name.clone(),
+                param: "model",
+                what: "is an embedding model, not a reranker (a cross-encoder)".to_owned(),
+            });
+        }
+        let pairs = (query.to_owned(), documents.to_vec(), options.truncate);
+        let ids = self
+            .run(pairs, |engine, (query, documents, truncate)| {
+                engine.tokenize_pairs(&query, &documents, truncate)
+            })
+            .await?;
+        let computed = self.submit(ids, options).await?;
+        Ok(Scores {
+            scores: computed
+                .vectors
+                .iter()
+                .map(|v| v.first().copied().unwrap_or(f32::NAN))
+                .collect(),
+            prompt_tokens: computed.prompt_tokens,
+        })
+    }
+
     async fn health(&self) -> Result<(), EmbedError> {
         Ok(())
+    }
+}
+
+impl NativeModel {
+    /// A reranker gives scores, not embeddings: asked for vectors, it says where to go.
+    fn refuse_if_reranker(&self) -> Result<(), EmbedError> {
+        if !self.reranker {
+            return Ok(());
+        }
+        Err(EmbedError::Unsupported {
+            model: self.info.name.clone(),
+            param: "model",
+            what: "is a reranker (a cross-encoder): it scores documents against a query on `POST /rerank` and `POST /v1/rerank`, and gives no embeddings".to_owned(),
+        })
     }
 }

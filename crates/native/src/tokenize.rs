@@ -8,6 +8,12 @@ use embedd_core::Token;
 
 use crate::error::NativeError;
 
+/// Set on the ids of a text pair's second text (token type 1) on their way to the encoder, which
+/// reads the bit as the token type and clears it. Vocabulary ids are far below 2^31 (the model's
+/// embedding table would not fit in memory otherwise), and ids a caller sends are checked
+/// against the vocabulary, so only [`TextTokenizer::encode_pair`] sets it.
+pub const SECOND_TEXT: u32 = 1 << 31;
+
 /// A model's tokenizer, set to truncate at the model's limit and never pad.
 pub struct TextTokenizer {
     inner: Tokenizer,
@@ -77,6 +83,38 @@ impl TextTokenizer {
             });
         }
         Ok(encoding.get_ids().to_vec())
+    }
+
+    /// Token ids of a text pair in the tokenizer's pair template (`[CLS] a [SEP] b [SEP]`), as a
+    /// cross-encoder reads a query and a document: truncated longest-first at the model's limit
+    /// (or, with `truncate` off, refused past it), the second text's ids marked [`SECOND_TEXT`].
+    pub fn encode_pair(
+        &self,
+        first: &str,
+        second: &str,
+        truncate: bool,
+    ) -> Result<Vec<u32>, NativeError> {
+        let encoding = self
+            .inner
+            .encode((first, second), true)
+            .map_err(|e| NativeError::Tokenizer(e.to_string()))?;
+        if !truncate && !encoding.get_overflowing().is_empty() {
+            let tokens = self
+                .whole
+                .encode((first, second), true)
+                .map_or(0, |whole| whole.get_ids().len());
+            return Err(NativeError::InputTooLong {
+                input: 0,
+                tokens,
+                max: self.max_tokens,
+            });
+        }
+        Ok(encoding
+            .get_ids()
+            .iter()
+            .zip(encoding.get_type_ids())
+            .map(|(&id, &kind)| if kind == 0 { id } else { id | SECOND_TEXT })
+            .collect())
     }
 
     /// Every token of one text, untruncated, with its offsets.
