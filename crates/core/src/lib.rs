@@ -12,6 +12,8 @@
 //!   [`RequestLimits`] every request respects, and the id of the request a task serves.
 //! - [`pipeline`]: [`Registry::embed`], the one path every request takes: resolve, limits,
 //!   fallback walk, model, shorten.
+//! - [`rerank`]: [`Registry::rerank`], a query and documents to a reranker (cross-encoder).
+//! - [`token_ids`]: token-id inputs in another vocabulary (tiktoken's), decoded to text.
 //! - [`registry`]: the [`Registry`] of configured models, built lazily and exactly once, handing
 //!   out [`ModelHandle`]s.
 //! - [`fallback`]: the walk down the fallback chain that never mixes vector spaces silently and
@@ -39,6 +41,7 @@ pub mod output;
 pub mod pipeline;
 pub mod registry;
 pub mod request;
+pub mod rerank;
 pub mod token_ids;
 pub mod vector;
 
@@ -49,3 +52,4 @@ pub use model::{Compute, EmbeddingModel, Embeddings, EncodeOptions, ModelInfo, S
 pub use output::{Output, Outputs, SparseVector};
 pub use registry::{ModelFactory, ModelHandle, Registry};
 pub use request::{request_id, with_request_id, EmbedRequest, Input, RequestLimits};
+pub use rerank::{RerankRequest, Reranked};

@@ -38,6 +38,12 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     }
 }
 
+/// The logistic function: a one-label cross-encoder's logit as a relevance score from 0 to 1,
+/// as sentence-transformers' `CrossEncoder` and TEI's `/rerank` give it.
+pub fn sigmoid(logit: f32) -> f32 {
+    1.0 / (1.0 + (-logit).exp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +76,13 @@ mod tests {
     #[test]
     fn cosine_of_parallel_vectors_is_one() {
         assert!((cosine(&[1.0, 2.0], &[2.0, 4.0]) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sigmoid_is_the_logistic_function() {
+        assert_eq!(sigmoid(0.0), 0.5);
+        assert!((sigmoid(2.0) - 0.880_797).abs() < 1e-6);
+        assert!((sigmoid(-2.0) - 0.119_203).abs() < 1e-6);
+        assert!(sigmoid(40.0) <= 1.0 && sigmoid(-40.0) >= 0.0);
     }
 }

@@ -59,6 +59,11 @@ requests = [
     ("post", "/similarity", "/similarity", {"inputs": {"source_sentence": "a", "sentences": ["b", "c"]}}),
     ("post", "/similarity", "/similarity", {"inputs": {"source_sentence": "a", "sentences": []}}),
     ("post", "/similarity", "/similarity", {"inputs": {"source_sentence": "a", "sentences": [too_long]}}),
+    # The server's models embed; a reranker's answers are checked in tests/rerank.rs.
+    ("post", "/rerank", "/rerank", {"query": "q", "texts": ["a"]}),
+    ("post", "/rerank", "/rerank", {"query": "q"}),
+    ("post", "/v1/rerank", "/v1/rerank", {"query": "q", "documents": ["a"]}),
+    ("post", "/v1/rerank", "/v1/rerank", {"query": "q", "documents": [5]}),
     ("post", "/tokenize", "/tokenize", {"inputs": "a b"}),
     ("get", "/info", "/info", None),
     ("post", "/encode", "/encode", {"texts": ["a"]}),

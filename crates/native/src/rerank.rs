@@ -11,7 +11,8 @@
 //!   `classifier.out_proj`.
 //!
 //! Both become two [`Dense`] layers after CLS pooling, so the engine computes a reranker's
-//! raw score (the logit) as it computes a vector; the routes apply the activation.
+//! raw score (the logit) as it computes a vector; the routes apply the activation
+//! ([`embedd_core::vector::sigmoid`]).
 
 use std::path::Path;
 
@@ -80,12 +81,6 @@ pub fn head(weights: &Weights, hidden: usize) -> Result<Vec<Dense>, NativeError>
     ])
 }
 
-/// sentence-transformers' default activation for a one-label cross-encoder: the logistic
-/// function, which TEI's `/rerank` applies unless asked for raw scores.
-pub fn sigmoid(score: f32) -> f32 {
-    1.0 / (1.0 + (-score).exp())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,12 +107,5 @@ mod tests {
             assert_eq!(labels(&file).unwrap(), want, "{config}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn sigmoid_is_the_logistic_function() {
-        assert_eq!(sigmoid(0.0), 0.5);
-        assert!((sigmoid(2.0) - 0.880_797).abs() < 1e-6);
-        assert!((sigmoid(-2.0) - 0.119_203).abs() < 1e-6);
     }
 }

@@ -6,8 +6,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use embedd_core::vector::sigmoid;
 use embedd_core::{EmbeddingModel, EncodeOptions};
-use embedd_native::rerank::sigmoid;
 use embedd_native::NativeModel;
 use serde::Deserialize;
 

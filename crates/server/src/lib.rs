@@ -14,6 +14,8 @@
 //! - [`seed`]: the seed's `POST /v1/embeddings/generate`.
 //! - [`ollama`]: Ollama's `POST /api/embed`, `POST /api/embeddings`, `GET /api/tags`.
 //! - [`tei`]: text-embeddings-inference's `POST /embed`, `POST /tokenize`, `GET /info`.
+//! - [`rerank`]: reranking on a cross-encoder: TEI's `POST /rerank`, Cohere's and Jina's
+//!   `POST /v1/rerank`.
 //! - [`similarity`]: text-embeddings-inference's `POST /similarity`, on any embedding model.
 //! - [`st_service`]: the seed's sentence-transformers service, `POST /encode`.
 //! - [`ops`]: `GET /health`, `GET /ready`.
@@ -39,6 +41,7 @@ pub mod openai;
 pub mod openapi;
 pub mod ops;
 pub mod request_log;
+pub mod rerank;
 pub mod seed;
 pub mod similarity;
 pub mod st_service;
@@ -80,6 +83,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(tei::tokenize))
         .routes(routes!(tei::info))
         .routes(routes!(similarity::similarity))
+        .routes(routes!(rerank::tei_rerank))
+        .routes(routes!(rerank::rerank_v1))
         .routes(routes!(st_service::encode))
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))
