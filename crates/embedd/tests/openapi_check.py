@@ -64,6 +64,7 @@ requests = [
     ("post", "/rerank", "/rerank", {"query": "q"}),
     ("post", "/v1/rerank", "/v1/rerank", {"query": "q", "documents": ["a"]}),
     ("post", "/v1/rerank", "/v1/rerank", {"query": "q", "documents": [5]}),
+    ("post", "/v2/rerank", "/v2/rerank", {"query": "q", "documents": ["a"]}),
     ("post", "/tokenize", "/tokenize", {"inputs": "a b"}),
     ("get", "/info", "/info", None),
     ("post", "/encode", "/encode", {"texts": ["a"]}),

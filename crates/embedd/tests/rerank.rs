@@ -1,7 +1,7 @@
 //! Reranking on a real `embedd serve`: TEI's `POST /rerank` and the Cohere/Jina `POST /v1/rerank`
 //! on tiny cross-encoders made at test time, scores equal to sentence-transformers'
-//! `CrossEncoder.predict` (made by the same script), best first, and every malformed request a
-//! 4xx in the dialect's shape.
+//! `CrossEncoder.predict` (made by the same script), best first; Cohere's real Python SDK (both
+//! of its clients); and every malformed request a 4xx in the dialect's shape.
 
 mod common;
 
@@ -147,6 +147,46 @@ fn both_rerank_routes_give_the_reference_scores_best_first() {
                 assert!((result["relevance_score"].as_f64().unwrap() - expected).abs() <= 1e-4);
                 assert_eq!(result["document"]["text"], texts[index]);
             }
+        }
+    }
+}
+
+#[test]
+fn cohere_clients_rerank_through_the_server() {
+    let python = python_with(&["cohere==7.3.1"]);
+    let (dir, reference) = tiny_rerankers("rerank-cohere");
+    let server = server(&dir);
+    let query = "how do I reset my password?";
+    let documents = documents_of(&reference, query);
+    let texts: Vec<&str> = documents.iter().map(|(d, _)| d.as_str()).collect();
+    let output = Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/cohere_client.py"
+        ))
+        .args([&server.base, "xr", query, &json!(texts).to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answers: BTreeMap<String, Vec<(usize, f64)>> =
+        serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answers.len(), 2);
+    let want = &reference.models["xlm-roberta"];
+    for (client, results) in answers {
+        assert_eq!(results.len(), texts.len(), "{client}");
+        for pair in results.windows(2) {
+            assert!(pair[0].1 >= pair[1].1, "{client}: best first");
+        }
+        for (index, score) in results {
+            let expected = want.scores[documents[index].1];
+            assert!(
+                (score - expected).abs() <= 1e-4,
+                "{client}: {score} against {expected}"
+            );
         }
     }
 }

@@ -15,7 +15,7 @@
 //! - [`ollama`]: Ollama's `POST /api/embed`, `POST /api/embeddings`, `GET /api/tags`.
 //! - [`tei`]: text-embeddings-inference's `POST /embed`, `POST /tokenize`, `GET /info`.
 //! - [`rerank`]: reranking on a cross-encoder: TEI's `POST /rerank`, Cohere's and Jina's
-//!   `POST /v1/rerank`.
+//!   `POST /v1/rerank` (and `/v2/rerank`).
 //! - [`similarity`]: text-embeddings-inference's `POST /similarity`, on any embedding model.
 //! - [`st_service`]: the seed's sentence-transformers service, `POST /encode`.
 //! - [`ops`]: `GET /health`, `GET /ready`.
@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(similarity::similarity))
         .routes(routes!(rerank::tei_rerank))
         .routes(routes!(rerank::rerank_v1))
+        .routes(routes!(rerank::rerank_v2))
         .routes(routes!(st_service::encode))
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))

@@ -1,5 +1,5 @@
 //! Reranking: text-embeddings-inference's `POST /rerank` and the Cohere/Jina shape
-//! `POST /v1/rerank` that LangChain's and LlamaIndex's rerankers call, both on a reranker
+//! `POST /v1/rerank` (and Cohere's `/v2/rerank`) that LangChain's and LlamaIndex's rerankers call, both on a reranker
 //! (cross-encoder) model. Each document is scored with the query; answers are best first.
 //!
 //! Scores are the model's logit through the logistic function (sentence-transformers'
@@ -218,6 +218,24 @@ pub async fn rerank_v1(
         },
     };
     Ok(with_model_header(Json(answer).into_response(), &name))
+}
+
+/// `POST /v2/rerank`: the same API at the path Cohere's second client (`cohere.ClientV2`, which
+/// LangChain's `CohereRerank` uses) calls.
+#[utoipa::path(
+    post,
+    path = "/v2/rerank",
+    operation_id = "rerankV2",
+    tag = "Rerank",
+    summary = "Score documents against a query with a reranker (Cohere's v2 API)",
+    request_body = RerankBody,
+    responses((status = 200, description = "The documents' scores, best first", body = RerankAnswer), OpenAiErrors)
+)]
+pub async fn rerank_v2(
+    state: State<AppState>,
+    body: JsonBody<RerankBody>,
+) -> Result<Response, ApiError> {
+    rerank_v1(state, body).await
 }
 
 /// The documents' texts: each a string or an object with a string `text`.
