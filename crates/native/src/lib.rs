@@ -80,6 +80,7 @@ pub mod rerank;
 pub mod rotary;
 pub mod scheduler;
 pub mod simd;
+pub mod static_model;
 pub mod tokenize;
 pub mod vmath;
 pub mod weights;

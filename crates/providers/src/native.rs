@@ -6,6 +6,7 @@ use std::sync::Arc;
 use embedd_core::config::ConfigError;
 use embedd_core::{EmbedError, EmbeddingModel, ModelConfig};
 use embedd_fetch::Fetcher;
+use embedd_native::static_model::{self, StaticModel};
 use embedd_native::{Backend, BatchLimits, LoadOptions, NativeModel};
 
 /// Build the model `config` describes on `backend`: `model_id` is a catalog name, a hub id, or a
@@ -35,20 +36,29 @@ pub async fn build(
         reason,
     };
     let (task_name, task_id) = (name.clone(), model_id.clone());
-    let model = tokio::task::spawn_blocking(move || -> Result<NativeModel, EmbedError> {
-        let fetcher = Fetcher::from_env();
-        let dir = fetcher
-            .fetch(&task_id)
-            .map_err(|e| EmbedError::Unavailable {
-                model: task_name.clone(),
-                reason: e.to_string(),
-            })?;
-        let canonical = embedd_fetch::canonical_id(&task_id);
-        NativeModel::load(&task_name, &canonical, &dir, &options)
-            .map_err(|e| e.into_embed_error(&task_name))
-    })
-    .await
-    .map_err(|e| unavailable(format!("loading stopped: {e}")))??;
+    let model =
+        tokio::task::spawn_blocking(move || -> Result<Arc<dyn EmbeddingModel>, EmbedError> {
+            let fetcher = Fetcher::from_env();
+            let dir = fetcher
+                .fetch(&task_id)
+                .map_err(|e| EmbedError::Unavailable {
+                    model: task_name.clone(),
+                    reason: e.to_string(),
+                })?;
+            let canonical = embedd_fetch::canonical_id(&task_id);
+            // A static model (model2vec) has no transformer: a table and a mean.
+            if backend == Backend::Native && static_model::is_static(&dir) {
+                let space = options.space.clone().unwrap_or_else(|| canonical.clone());
+                return StaticModel::load(&task_name, &canonical, &dir, &space)
+                    .map(|m| Arc::new(m) as Arc<dyn EmbeddingModel>)
+                    .map_err(|e| e.into_embed_error(&task_name));
+            }
+            NativeModel::load(&task_name, &canonical, &dir, &options)
+                .map(|m| Arc::new(m) as Arc<dyn EmbeddingModel>)
+                .map_err(|e| e.into_embed_error(&task_name))
+        })
+        .await
+        .map_err(|e| unavailable(format!("loading stopped: {e}")))??;
     if let Some(expected) = config.dimensions.filter(|d| *d != model.dimensions()) {
         return Err(EmbedError::Config(ConfigError::Model {
             model: name,
@@ -58,5 +68,5 @@ pub async fn build(
             ),
         }));
     }
-    Ok(Arc::new(model))
+    Ok(model)
 }
