@@ -315,12 +315,16 @@ impl EmbeddingModel for NativeModel {
             })
             .await?;
         let computed = self.submit(ids, options).await?;
+        let scores = computed
+            .vectors
+            .iter()
+            .map(|v| v.first().copied())
+            .collect::<Option<Vec<f32>>>()
+            .ok_or_else(|| {
+                EmbedError::Bug(format!("model `{}` gave an empty score", self.info.name))
+            })?;
         Ok(Scores {
-            scores: computed
-                .vectors
-                .iter()
-                .map(|v| v.first().copied().unwrap_or(f32::NAN))
-                .collect(),
+            scores,
             prompt_tokens: computed.prompt_tokens,
         })
     }

@@ -10,6 +10,7 @@
 //! `embedding.weight` and `tokenizer.json`; a `Normalize` module after it).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use embedd_core::vector::normalize;
@@ -109,12 +110,19 @@ fn files(dir: &Path) -> Result<Option<Files>, NativeError> {
 /// A loaded static model.
 pub struct StaticModel {
     info: ModelInfo,
+    /// Shared with the blocking threads that compute.
+    table: Arc<Table>,
+}
+
+/// What a static model computes with.
+struct Table {
     tokenizer: Tokenizer,
     table: Tensor,
     /// model2vec's per-token weights (a row of `table` times its token's weight), if any.
     token_weights: Option<Tensor>,
     unknown: Option<u32>,
     normalize: bool,
+    dimensions: usize,
 }
 
 impl StaticModel {
@@ -181,21 +189,26 @@ impl StaticModel {
                 revision: None,
                 compute: None,
             },
-            tokenizer,
-            table,
-            token_weights,
-            unknown,
-            normalize: files.normalize,
+            table: Arc::new(Table {
+                tokenizer,
+                table,
+                token_weights,
+                unknown,
+                normalize: files.normalize,
+                dimensions,
+            }),
         })
     }
+}
 
+impl Table {
     /// The vector of one text, and how many tokens it read.
     fn embed(&self, text: &str) -> Result<(Vec<f32>, usize), NativeError> {
         let encoding = self
             .tokenizer
             .encode(text, false)
             .map_err(|e| NativeError::Tokenizer(e.to_string()))?;
-        let dims = self.info.dimensions;
+        let dims = self.dimensions;
         let table = self.table.data();
         let mut sum = vec![0.0f32; dims];
         let mut count = 0usize;
@@ -252,16 +265,20 @@ impl EmbeddingModel for StaticModel {
         options: &EncodeOptions,
     ) -> Result<Embeddings, EmbedError> {
         let _ = options;
-        // A table look-up and a mean: microseconds a text, cheaper than a hop to another thread.
-        let mut out = Embeddings::default();
-        for text in texts {
-            let (vector, tokens) = self
-                .embed(text)
-                .map_err(|e| e.into_embed_error(&self.info.name))?;
-            out.vectors.push(vector);
-            out.prompt_tokens += tokens;
-        }
-        Ok(out)
+        // Tokenizing is most of the work: off the async threads, as every model's is.
+        let (table, texts) = (self.table.clone(), texts.to_vec());
+        let computed = tokio::task::spawn_blocking(move || -> Result<Embeddings, NativeError> {
+            let mut out = Embeddings::default();
+            for text in &texts {
+                let (vector, tokens) = table.embed(text)?;
+                out.vectors.push(vector);
+                out.prompt_tokens += tokens;
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| EmbedError::Bug(format!("model `{}`: worker failed: {e}", self.info.name)))?;
+        computed.map_err(|e| e.into_embed_error(&self.info.name))
     }
 
     async fn health(&self) -> Result<(), EmbedError> {
