@@ -19,6 +19,7 @@ use crate::error::{ApiError, TeiError};
 use crate::openai::with_model_header;
 use crate::openapi::{OpenAiErrors, TeiErrors};
 use crate::state::AppState;
+use crate::tei::check_truncation_direction;
 
 /// The body of TEI's `POST /rerank`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -71,19 +72,7 @@ pub async fn tei_rerank(
     State(state): State<AppState>,
     JsonBody(body, _): JsonBody<TeiRerankBody, TeiError>,
 ) -> Result<Response, TeiError> {
-    if let Some(direction) = body
-        .truncation_direction
-        .as_deref()
-        .filter(|d| !d.eq_ignore_ascii_case("right"))
-    {
-        return Err(ApiError::invalid(
-            "truncation_direction",
-            format!(
-                "`truncation_direction` is `{direction}`; only `Right` truncation is supported"
-            ),
-        )
-        .into());
-    }
+    check_truncation_direction(body.truncation_direction.as_deref(), "truncation_direction")?;
     let texts = body.return_text.then(|| body.texts.clone());
     let request = RerankRequest {
         model: body.model,

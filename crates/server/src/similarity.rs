@@ -16,6 +16,7 @@ use crate::error::{ApiError, ErrorCode, TeiError};
 use crate::openai::with_model_header;
 use crate::openapi::TeiErrors;
 use crate::state::AppState;
+use crate::tei::check_truncation_direction;
 
 /// The texts compared.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -72,17 +73,10 @@ pub async fn similarity(
     JsonBody(request, _): JsonBody<SimilarityBody, TeiError>,
 ) -> Result<Response, TeiError> {
     let parameters = request.parameters.unwrap_or_default();
-    if let Some(direction) = parameters
-        .truncation_direction
-        .as_deref()
-        .filter(|d| !d.eq_ignore_ascii_case("right"))
-    {
-        return Err(ApiError::invalid(
-            "parameters.truncation_direction",
-            format!("`parameters.truncation_direction` is `{direction}`; only `Right` truncation is supported"),
-        )
-        .into());
-    }
+    check_truncation_direction(
+        parameters.truncation_direction.as_deref(),
+        "parameters.truncation_direction",
+    )?;
     let texts = texts(request.inputs, state.limits.max_inputs)?;
     let mut embed = EmbedRequest::new(Input::Texts(texts), "inputs").with_model(request.model);
     embed.truncate = parameters.truncate.unwrap_or(false);

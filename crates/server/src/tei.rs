@@ -125,23 +125,28 @@ fn embed_request(request: EmbedBody, outputs: Outputs) -> Result<EmbedRequest, T
     if request.normalize == Some(false) {
         return Err(ApiError::invalid("normalize", "`normalize: false` is not supported: embedd's models return the vectors their sentence-transformers modules define").into());
     }
-    if request
-        .truncation_direction
-        .as_deref()
-        .is_some_and(|d| !d.eq_ignore_ascii_case("right"))
-    {
-        return Err(ApiError::invalid(
-            "truncation_direction",
-            "only `Right` truncation is supported",
-        )
-        .into());
-    }
+    check_truncation_direction(
+        request.truncation_direction.as_deref(),
+        "truncation_direction",
+    )?;
     let mut embed = EmbedRequest::new(parse_input(request.inputs, "inputs")?, "inputs");
     embed.truncate = request.truncate.unwrap_or(false);
     embed.dimensions = request.dimensions;
     embed.prompt_name = request.prompt_name;
     embed.outputs = outputs;
     Ok(embed)
+}
+
+/// Refuses a TEI `truncation_direction` other than `Right`, the only direction embedd truncates
+/// in, naming the request's `field`.
+pub fn check_truncation_direction(direction: Option<&str>, field: &str) -> Result<(), ApiError> {
+    match direction.filter(|d| !d.eq_ignore_ascii_case("right")) {
+        Some(direction) => Err(ApiError::invalid(
+            field,
+            format!("`{field}` is `{direction}`; only `Right` truncation is supported"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The body of `POST /tokenize`.
