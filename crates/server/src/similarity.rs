@@ -7,6 +7,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use embedd_core::vector::cosine;
 use embedd_core::{EmbedRequest, Input};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -84,7 +85,7 @@ pub async fn similarity(
     let encoded = state.embed(embed).await?;
     let vectors = &encoded.embeddings.vectors;
     let scores: Vec<f32> = match vectors.split_first() {
-        Some((source, others)) => others.iter().map(|v| cosine(source, v)).collect(),
+        Some((source, others)) => others.iter().map(|v| cosine(source, v) as f32).collect(),
         None => Vec::new(),
     };
     Ok(with_model_header(
@@ -132,22 +133,6 @@ fn texts(inputs: Inputs, max_inputs: usize) -> Result<Vec<String>, ApiError> {
     texts.push(inputs.source_sentence);
     texts.extend(inputs.sentences);
     Ok(texts)
-}
-
-/// The cosine of the angle between `a` and `b`, summed in f64; 0 where either is all zeros (no
-/// direction to compare), never NaN.
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let (mut dot, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (f64::from(x), f64::from(y));
-        dot += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    if aa == 0.0 || bb == 0.0 {
-        return 0.0;
-    }
-    (dot / (aa.sqrt() * bb.sqrt())) as f32
 }
 
 #[cfg(test)]
