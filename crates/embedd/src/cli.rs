@@ -160,9 +160,47 @@ pub struct EmbedArgs {
     /// Model to use [default: the config's default_model].
     #[arg(long, short = 'm', env = "EMBEDD_MODEL")]
     pub model: Option<String>,
-    /// Texts to embed; with none, each line of stdin is one text.
-    #[arg(value_name = "TEXT")]
+    /// Texts to embed; with none (and no --input), each line of stdin is one text.
+    #[arg(value_name = "TEXT", conflicts_with = "input")]
     pub texts: Vec<String>,
+    /// A corpus to embed in batches: `.txt` (a text a line), `.jsonl`, `.csv`, `.tsv` or
+    /// `.parquet`. Re-running the same command after an interruption goes on where it stopped.
+    #[arg(long, value_name = "FILE", requires = "output")]
+    pub input: Option<PathBuf>,
+    /// Where the vectors of --input go: `.jsonl`, `.npy` (with NAME.ids.jsonl beside it) or
+    /// `.parquet`. Work in progress is kept in OUTPUT.partial/ until the output is complete.
+    #[arg(long, value_name = "FILE", requires = "input")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+}
+
+/// How `embedd embed --input` reads its corpus and where it sends the batches.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// The JSON field (`.jsonl`) or column (`.csv`, `.tsv`, `.parquet`) holding the text.
+    #[arg(long, visible_alias = "column", default_value = "text")]
+    pub field: String,
+    /// The field or column holding each text's id [default: its line or row number, from 0].
+    #[arg(long, visible_alias = "id-column")]
+    pub id_field: Option<String>,
+    /// Texts per batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// A running embedd (or OpenAI-compatible) server to send batches to instead of loading a
+    /// model here; repeat it to spread the batches over several. A batch a server fails is
+    /// sent again, to another one where there is one.
+    #[arg(long = "server", value_name = "URL")]
+    pub servers: Vec<String>,
+    /// The key the servers want, sent as a bearer token.
+    #[arg(long, env = "EMBEDD_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// How long a server may take over one batch before it is sent elsewhere (`60s`, `2m`).
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Replace an output that exists.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// `embedd models`.

@@ -5,7 +5,7 @@
 //! - [`cli`]: the command line (clap); every flag also reads an `EMBEDD_*` variable.
 //! - [`setup`]: loading the configuration and building the registry, shared by every command.
 //! - [`commands`]: one module per subcommand (`serve`, `embed`, `models`, `bench`, `fetch`, `eval`,
-//!   `load`).
+//!   `load`), and `batch`, the corpus jobs of `embed --input`.
 //! - [`telemetry`]: logs (text or JSON) and, with the `otel` feature, traces to a collector.
 
 mod cli;

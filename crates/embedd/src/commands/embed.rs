@@ -1,4 +1,5 @@
-//! `embedd embed`: texts in, one JSON object per line out.
+//! `embedd embed`: texts in, one JSON object per line out; with `--input`, a corpus in batches
+//! (see [`super::batch`]).
 
 use std::io::{BufRead, Write};
 
@@ -17,6 +18,9 @@ struct Line<'a> {
 
 /// Embed the arguments (or stdin's lines) and print `{"index", "model", "embedding"}` per text.
 pub async fn run(args: EmbedArgs) -> anyhow::Result<()> {
+    if let (Some(input), Some(output)) = (&args.input, &args.output) {
+        return super::batch::run(&args.config, args.model, args.batch, input, output).await;
+    }
     let config = setup::load_config(&args.config)?;
     let registry = setup::registry(&config, None)?;
     let name = setup::model_name(&registry, args.model.as_deref())?;
