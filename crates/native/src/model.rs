@@ -198,6 +198,20 @@ impl NativeModel {
         })
     }
 
+    /// The mean of each id sequence's last-layer token states ([`Engine::mean_states`]), on the
+    /// calling thread; what `distill` builds a static model from. A cross-encoder has none.
+    pub fn mean_token_states_blocking(
+        &self,
+        sequences: &[Vec<u32>],
+    ) -> Result<Vec<Vec<f32>>, NativeError> {
+        if self.reranker {
+            return Err(NativeError::Unsupported(
+                "a reranker (cross-encoder) has no embedding space to distill".to_owned(),
+            ));
+        }
+        self.engine.mean_states(sequences)
+    }
+
     /// Run `job` on the blocking pool, off the async runtime's threads.
     async fn run<T: Send + 'static, R: Send + 'static>(
         &self,

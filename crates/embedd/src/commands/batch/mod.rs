@@ -6,14 +6,12 @@
 //! - [`dispatch`]: batches spread over the targets, retried elsewhere when one fails.
 //! - [`spool`]: the finished batches in input order, kept in `OUTPUT.partial/` until the end.
 //! - [`output`] (and [`parquet_output`]): the output written from the spool.
-//! - [`progress`]: a bar on a terminal, plain lines otherwise.
 
 mod dispatch;
 mod input;
 mod output;
 mod parquet_input;
 mod parquet_output;
-mod progress;
 mod spool;
 mod target;
 
@@ -25,12 +23,12 @@ use anyhow::{bail, Context};
 use embedd_core::Registry;
 use tokio::sync::mpsc;
 
+use super::progress::Progress;
 use crate::cli::{BatchArgs, ConfigArgs};
 use crate::setup;
 use dispatch::{Dispatcher, Done};
 use input::{InputFormat, Record, Source};
 use output::{Finished, OutputFormat};
-use progress::Progress;
 use spool::{Job, Spool, Written};
 use target::{Remote, Target};
 
@@ -182,7 +180,7 @@ async fn embed_rest(
     });
     let (results_in, mut results) = mpsc::unbounded_channel();
     let dispatcher = Dispatcher::start(targets, batches, first_seq, results_in);
-    let mut progress = Progress::new(spool.total(), done);
+    let mut progress = Progress::new(spool.total(), done, "texts");
     let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
     let mut next = first_seq;
     // One listener for the whole job: a signal that comes while a batch is being written is

@@ -1,4 +1,4 @@
-//! How far a batch job is: a bar with rate and time left on a terminal, a plain line every few
+//! How far a long job is (a corpus embedded, a vocabulary distilled): a bar with rate and time left on a terminal, a plain line every few
 //! seconds otherwise (a log file or CI keeps those readable).
 
 use std::io::IsTerminal;
@@ -15,6 +15,8 @@ pub enum Progress {
     Bar(ProgressBar),
     /// Anything else: a line now and then.
     Lines {
+        /// What is counted (`texts`, `tokens`).
+        unit: &'static str,
         /// Records in the job.
         total: u64,
         /// Records finished, this run's and earlier runs'.
@@ -29,14 +31,16 @@ pub enum Progress {
 }
 
 impl Progress {
-    /// Start at `done` of `total` records (more than 0 when resuming).
-    pub fn new(total: u64, done: u64) -> Self {
+    /// Start at `done` of `total` records, each a `unit` (more than 0 done when resuming).
+    pub fn new(total: u64, done: u64, unit: &'static str) -> Self {
         let now = Instant::now();
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(total).with_position(done);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{bar:40.cyan/blue} {human_pos}/{human_len} texts  {per_sec}  eta {eta}",
+                    &format!(
+                        "{{bar:40.cyan/blue}} {{human_pos}}/{{human_len}} {unit}  {{per_sec}}  eta {{eta}}"
+                    ),
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
@@ -45,6 +49,7 @@ impl Progress {
             return Self::Bar(bar);
         }
         Self::Lines {
+            unit,
             total,
             done,
             resumed: done,
@@ -77,6 +82,7 @@ impl Progress {
 
     fn line(&self) {
         let Self::Lines {
+            unit,
             total,
             done,
             resumed,
@@ -95,6 +101,6 @@ impl Progress {
         } else {
             "?".to_owned()
         };
-        eprintln!("embedded {done}/{total} texts ({percent:.1}%), {rate:.0}/s, eta {left}");
+        eprintln!("{done}/{total} {unit} ({percent:.1}%), {rate:.0}/s, eta {left}");
     }
 }
