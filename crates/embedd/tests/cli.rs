@@ -212,6 +212,18 @@ fn serve_answers_and_stops_cleanly_on_sigterm_and_sigint() {
 }
 
 #[test]
+fn a_signal_right_after_the_listening_line_still_stops_cleanly() {
+    // The listening line is printed before the server first waits for a signal: one sent at once
+    // must be kept (the process once died of SIGTERM's default action here, undrained).
+    for signal in ["TERM", "INT", "TERM", "INT"] {
+        let mut server = Server::start(&["--model", "LOCAL-HASH"]);
+        server.signal(signal);
+        let status = server.child.wait().unwrap();
+        assert!(status.success(), "exit after SIG{signal}: {status:?}");
+    }
+}
+
+#[test]
 fn an_onnx_model_without_onnx_runtime_says_what_to_install() {
     // A directory in the ONNX layout; the graph is never read, since the runtime cannot load.
     let minilm = common::installed_model("all-MiniLM-L6-v2");

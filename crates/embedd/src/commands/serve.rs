@@ -47,6 +47,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
 
+    // Before anyone is told where we listen: from here a signal drains, whenever it comes.
+    let signals = ShutdownSignals::install();
     tracing::info!(%address, default_model = registry.default_name(), max_inputs = limits.max_inputs, body_limit = limits.body_limit, "listening");
     // One line on stdout for scripts and tests that started us with --port 0.
     println!("embedd listening on http://{address}");
@@ -64,7 +66,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let stop = {
         let stopping = stopping.clone();
         async move {
-            let signal = shutdown_signal().await;
+            let signal = signals.recv().await;
             lifecycle.drain();
             // SIGTERM comes from an orchestrator: keep refusing new requests with 503 while it
             // takes this replica out. Ctrl-C comes from a person, who wants it to stop now.
@@ -100,36 +102,74 @@ enum Signal {
     Terminate,
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM, saying which.
-async fn shutdown_signal() -> Signal {
-    let interrupt = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// SIGINT (Ctrl-C) and SIGTERM, listened for from the moment this is made: a signal that comes
+/// before the server first waits for one is kept, instead of the default action killing the
+/// process without draining (seen when SIGTERM followed the first answer closely).
+struct ShutdownSignals {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    /// Take over both signals now.
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(stream) => Some(stream),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for {name}");
+                    None
+                }
+            };
+            Self {
+                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+                terminate: listen(SignalKind::terminate(), "SIGTERM"),
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Completes on the first of them, saying which.
+    async fn recv(mut self) -> Signal {
+        #[cfg(unix)]
+        let (interrupt, terminate) = (
+            wait_for(self.interrupt.as_mut()),
+            wait_for(self.terminate.as_mut()),
+        );
+        #[cfg(not(unix))]
+        let (interrupt, terminate) = (
+            async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            },
+            std::future::pending::<()>(),
+        );
+        tokio::select! {
+            () = interrupt => {
+                tracing::info!("interrupted; finishing requests in flight");
+                Signal::Interrupt
+            }
+            () = terminate => {
+                tracing::info!("terminated; draining, then finishing requests in flight");
+                Signal::Terminate
             }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {
-            tracing::info!("interrupted; finishing requests in flight");
-            Signal::Interrupt
+    }
+}
+
+/// The next delivery of `signal`; never, when it could not be listened for.
+#[cfg(unix)]
+async fn wait_for(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
         }
-        () = terminate => {
-            tracing::info!("terminated; draining, then finishing requests in flight");
-            Signal::Terminate
-        }
+        None => std::future::pending::<()>().await,
     }
 }
