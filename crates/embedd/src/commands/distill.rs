@@ -12,6 +12,21 @@ use crate::cli::DistillArgs;
 
 /// Fetch the transformer if need be, distill it, and say how to use the result.
 pub async fn run(args: DistillArgs) -> anyhow::Result<()> {
+    let options = DistillOptions {
+        pca_dims: (!args.no_pca).then_some(args.pca_dims),
+        sif_coefficient: (!args.no_weighting).then_some(args.sif_coefficient),
+        remove_pattern: Some(args.remove_tokens.clone()).filter(|p| !p.is_empty()),
+        threads: args
+            .threads
+            .unwrap_or(DistillOptions::default().threads)
+            .max(1),
+    };
+    options.check()?;
+    // A path is never looked up on the hub: a mistyped one is said at once.
+    let as_path = std::path::Path::new(&args.model);
+    if (as_path.is_absolute() || args.model.starts_with('.')) && !as_path.is_dir() {
+        bail!("{}: no such model directory", args.model);
+    }
     let mut fetcher = Fetcher::from_env();
     if let Some(dir) = &args.model_dir {
         fetcher.root = dir.clone();
@@ -39,15 +54,6 @@ pub async fn run(args: DistillArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let options = DistillOptions {
-        pca_dims: (!args.no_pca).then_some(args.pca_dims),
-        sif_coefficient: (!args.no_weighting).then_some(args.sif_coefficient),
-        remove_pattern: Some(args.remove_tokens.clone()).filter(|p| !p.is_empty()),
-        threads: args
-            .threads
-            .unwrap_or(DistillOptions::default().threads)
-            .max(1),
-    };
     let model = args.model.clone();
     let source = tokio::task::spawn_blocking(move || fetcher.fetch(&model))
         .await

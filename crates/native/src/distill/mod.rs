@@ -51,6 +51,30 @@ impl Default for DistillOptions {
     }
 }
 
+impl DistillOptions {
+    /// Whether the options can be used, before any work; the removal pattern, compiled.
+    pub fn check(&self) -> Result<Option<Regex>, NativeError> {
+        if let Some(sif) = self.sif_coefficient.filter(|s| !(*s > 0.0 && *s < 1.0)) {
+            return Err(NativeError::Unsupported(format!(
+                "the SIF coefficient must be between 0 and 1 (exclusive), not {sif}"
+            )));
+        }
+        if self.pca_dims == Some(0) {
+            return Err(NativeError::Unsupported(
+                "PCA to 0 dimensions leaves nothing; ask for at least 1".to_owned(),
+            ));
+        }
+        self.remove_pattern
+            .as_deref()
+            .map(|p| {
+                Regex::new(p).map_err(|e| {
+                    NativeError::Unsupported(format!("the token removal pattern is not valid: {e}"))
+                })
+            })
+            .transpose()
+    }
+}
+
 /// What a distillation made.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Distilled {
@@ -72,31 +96,13 @@ pub fn distill(
     options: &DistillOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Distilled, NativeError> {
-    if let Some(sif) = options.sif_coefficient.filter(|s| !(*s > 0.0 && *s < 1.0)) {
-        return Err(NativeError::Unsupported(format!(
-            "the SIF coefficient must be between 0 and 1 (exclusive), not {sif}"
-        )));
-    }
-    if options.pca_dims == Some(0) {
-        return Err(NativeError::Unsupported(
-            "PCA to 0 dimensions leaves nothing; ask for at least 1".to_owned(),
-        ));
-    }
+    let remove = options.check()?;
     if out.exists() {
         return Err(NativeError::file(
             out,
             "already exists; choose another output",
         ));
     }
-    let remove = options
-        .remove_pattern
-        .as_deref()
-        .map(|p| {
-            Regex::new(p).map_err(|e| {
-                NativeError::Unsupported(format!("the token removal pattern is not valid: {e}"))
-            })
-        })
-        .transpose()?;
     let layout = ModelLayout::read(source, Backend::Native)?;
     let vocabulary = Vocabulary::read(
         &layout.transformer_dir.join("tokenizer.json"),
