@@ -185,7 +185,9 @@ fn bench_reports_json() {
 fn help_teaches_every_command() {
     let (ok, stdout, _) = run(&["--help"]);
     assert!(ok);
-    for command in ["serve", "embed", "models", "bench", "fetch", "distill", "eval"] {
+    for command in [
+        "serve", "embed", "models", "bench", "fetch", "distill", "eval",
+    ] {
         assert!(stdout.contains(command), "{stdout}");
     }
     let (_, serve_help, _) = run(&["serve", "--help"]);
