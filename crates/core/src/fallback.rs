@@ -46,6 +46,35 @@ pub struct Encoded {
     pub load_time: Duration,
 }
 
+/// What an attempt on one model gives: its answer counts the tokens it read.
+pub(crate) trait Answer {
+    /// Tokens read, for the usage counters.
+    fn tokens(&self) -> usize;
+}
+
+impl Answer for Embeddings {
+    fn tokens(&self) -> usize {
+        self.prompt_tokens
+    }
+}
+
+impl Answer for crate::model::Scores {
+    fn tokens(&self) -> usize {
+        self.prompt_tokens
+    }
+}
+
+/// The answer of the model that gave one, after a walk.
+pub(crate) struct Answered<T> {
+    pub(crate) answer: T,
+    pub(crate) model: Arc<dyn EmbeddingModel>,
+    pub(crate) fell_back: bool,
+    pub(crate) load_time: Duration,
+}
+
+/// An attempt's answer, the model that gave it, and how long building it took here.
+pub(crate) type Attempted<T> = Result<(T, Arc<dyn EmbeddingModel>, Duration), EmbedError>;
+
 impl Registry {
     /// Walk from `first` down the chain as `policy` allows until a model answers.
     ///
@@ -59,7 +88,37 @@ impl Registry {
         policy: FallbackPolicy,
         options: EncodeOptions,
     ) -> Result<Encoded, EmbedError> {
-        let candidates = self.candidates(&first.slot, input, policy);
+        // Ids mean nothing to another tokenizer: token input never crosses spaces.
+        let cross =
+            (policy.cross_space || self.allow_cross_space) && matches!(input, Input::Texts(_));
+        let candidates = self.candidates(&first.slot, policy.use_chain, cross);
+        let answered = self
+            .walk_candidates(first, &candidates, &options, |slot, options| async move {
+                self.try_encode(&slot, input, &options).await
+            })
+            .await?;
+        Ok(Encoded {
+            embeddings: answered.answer,
+            model: answered.model,
+            fell_back: answered.fell_back,
+            load_time: answered.load_time,
+        })
+    }
+
+    /// Try `candidates` in order with `attempt` until one answers: a caller's error stops the
+    /// walk; a later candidate that cannot do what was asked is passed by; any other failure
+    /// moves on, and when all have failed the caller learns why each did.
+    pub(crate) async fn walk_candidates<T: Answer, F, Fut>(
+        &self,
+        first: &ModelHandle,
+        candidates: &[Arc<Slot>],
+        options: &EncodeOptions,
+        attempt: F,
+    ) -> Result<Answered<T>, EmbedError>
+    where
+        F: Fn(Arc<Slot>, EncodeOptions) -> Fut,
+        Fut: std::future::Future<Output = Attempted<T>>,
+    {
         let mut attempts = Vec::new();
         let mut retry_after: Option<Duration> = None;
         let mut load_time = Duration::ZERO;
@@ -71,16 +130,17 @@ impl Registry {
                 fail_fast: others_may_answer,
                 ..options.clone()
             };
-            match self.encode_one(slot, input, &options, &mut load_time).await {
-                Ok((embeddings, model)) => {
+            match self.attempt_one(slot, attempt(slot.clone(), options)).await {
+                Ok((answer, model, built_in)) => {
+                    load_time += built_in;
                     if position > 0 {
                         tracing::warn!(requested = %first.name(), answered = %slot.name, "fell back to another model");
                         metrics::counter!("embedd_fallbacks_total", "requested" => first.name().to_owned(),
                             "answered" => slot.name.clone())
                         .increment(1);
                     }
-                    return Ok(Encoded {
-                        embeddings,
+                    return Ok(Answered {
+                        answer,
                         model,
                         fell_back: position > 0,
                         load_time,
@@ -113,19 +173,18 @@ impl Registry {
         })
     }
 
-    /// The models to try, in order.
-    fn candidates(
+    /// The models to try, in order: `first`, then (with `use_chain`) the chain's models of its
+    /// space, then (with `cross`) those of other spaces.
+    pub(crate) fn candidates(
         &self,
         first: &Arc<Slot>,
-        input: &Input,
-        policy: FallbackPolicy,
+        use_chain: bool,
+        cross: bool,
     ) -> Vec<Arc<Slot>> {
         let mut out = vec![first.clone()];
-        if !policy.use_chain {
+        if !use_chain {
             return out;
         }
-        let cross =
-            (policy.cross_space || self.allow_cross_space) && matches!(input, Input::Texts(_));
         let chain = self
             .fallback_chain
             .iter()
@@ -140,13 +199,11 @@ impl Registry {
 
     /// One attempt through the model's circuit breaker: refused at once while it is open;
     /// otherwise tried, and the outcome recorded.
-    async fn encode_one(
+    async fn attempt_one<T: Answer>(
         &self,
         slot: &Arc<Slot>,
-        input: &Input,
-        options: &EncodeOptions,
-        load_time: &mut Duration,
-    ) -> Result<(Embeddings, Arc<dyn EmbeddingModel>), EmbedError> {
+        attempt: impl std::future::Future<Output = Attempted<T>>,
+    ) -> Attempted<T> {
         if let Err(open) = slot.breaker.allow() {
             return Err(EmbedError::Unavailable {
                 model: slot.name.clone(),
@@ -158,14 +215,13 @@ impl Registry {
             });
         }
         let started = std::time::Instant::now();
-        let result = self.try_encode(slot, input, options, load_time).await;
+        let result = attempt.await;
         let provider = slot.config.as_ref().map_or("", |c| c.provider.as_str());
         let outcome = match &result {
-            Ok((embeddings, _)) => {
+            Ok((answer, _, _)) => {
                 slot.breaker.success();
-                slot.tokens
-                    .fetch_add(embeddings.prompt_tokens as u64, Ordering::Relaxed);
-                let tokens = embeddings.prompt_tokens as u64;
+                let tokens = answer.tokens() as u64;
+                slot.tokens.fetch_add(tokens, Ordering::Relaxed);
                 metrics::counter!("embedd_tokens_total", "model" => slot.name.clone())
                     .increment(tokens);
                 if let Some(price) = slot.config.as_ref().and_then(|c| c.price_per_1k_tokens()) {
@@ -200,12 +256,10 @@ impl Registry {
         slot: &Arc<Slot>,
         input: &Input,
         options: &EncodeOptions,
-        load_time: &mut Duration,
-    ) -> Result<(Embeddings, Arc<dyn EmbeddingModel>), EmbedError> {
+    ) -> Attempted<Embeddings> {
         let handle = ModelHandle { slot: slot.clone() };
         let call = async {
             let (model, built_in) = self.build(&handle).await?;
-            *load_time += built_in;
             options.outputs.check(&slot.name, model.info().outputs)?;
             check_prompt(options.prompt_name.as_deref(), model.info())?;
             let cached = match (&self.cache, slot.config.as_ref()) {
@@ -223,32 +277,12 @@ impl Registry {
                 (Input::Texts(texts), None) => model.encode(texts, options).await,
                 (Input::Tokens(ids), _) => model.encode_tokens(ids, options).await,
             }?;
-            Ok::<_, EmbedError>((embeddings, model))
+            Ok::<_, EmbedError>((embeddings, model, built_in))
         };
-        let timeout = slot.config.as_ref().and_then(|c| c.timeout);
-        let (embeddings, model) = match timeout {
-            Some(limit) => {
-                tokio::time::timeout(limit, call)
-                    .await
-                    .map_err(|_| EmbedError::Timeout {
-                        model: slot.name.clone(),
-                        timeout: limit,
-                    })??
-            }
-            None => call.await?,
-        };
+        let (embeddings, model, built_in) = within_timeout(slot, call).await?;
         let name = &slot.name;
         let dims = model.dimensions();
-        // A remote provider's bad answer is its fault (the chain moves on); ours is a bug.
-        let refuse = |message: String| match model.provider() {
-            p if p.is_remote() => EmbedError::Provider {
-                model: name.clone(),
-                provider: p.as_str().to_owned(),
-                message,
-                retry_after: None,
-            },
-            _ => EmbedError::Bug(message),
-        };
+        let refuse = |message: String| bad_answer(model.as_ref(), message);
         if embeddings.vectors.len() != input.len()
             || embeddings.vectors.iter().any(|v| v.len() != dims)
         {
@@ -275,7 +309,39 @@ impl Registry {
                 "model `{name}` returned a vector with NaN or infinity"
             )));
         }
-        Ok((embeddings, model))
+        Ok((embeddings, model, built_in))
+    }
+}
+
+/// `call` bounded by the model's `timeout`, when it has one.
+pub(crate) async fn within_timeout<T>(
+    slot: &Slot,
+    call: impl std::future::Future<Output = Result<T, EmbedError>>,
+) -> Result<T, EmbedError> {
+    match slot.config.as_ref().and_then(|c| c.timeout) {
+        Some(limit) => {
+            tokio::time::timeout(limit, call)
+                .await
+                .map_err(|_| EmbedError::Timeout {
+                    model: slot.name.clone(),
+                    timeout: limit,
+                })?
+        }
+        None => call.await,
+    }
+}
+
+/// The error for a model's malformed answer: the provider's fault when it is remote (the chain
+/// moves on), a bug when it is ours.
+pub(crate) fn bad_answer(model: &dyn EmbeddingModel, message: String) -> EmbedError {
+    match model.provider() {
+        p if p.is_remote() => EmbedError::Provider {
+            model: model.name().to_owned(),
+            provider: p.as_str().to_owned(),
+            message,
+            retry_after: None,
+        },
+        _ => EmbedError::Bug(message),
     }
 }
 

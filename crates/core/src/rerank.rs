@@ -1,14 +1,16 @@
-//! The rerank request path: a query and documents to one reranker (a cross-encoder), resolved and
-//! built as embedding requests are, checked against the same limits.
+//! The rerank request path: a query and documents to a reranker (a cross-encoder, in process or
+//! remote), resolved, limited and walked down the fallback chain as embedding requests are.
 //!
-//! There is no fallback walk yet: a reranker's scores are its own scale, and the one other
-//! reranker that could stand in (a remote one) is not a provider yet.
+//! A reranker's vector space is its score scale: the chain's rerankers of the same space (the
+//! same cross-encoder served elsewhere) stand in transparently; others only where crossing
+//! spaces is allowed, and the chain's embedding models are passed by.
 
 use std::sync::Arc;
 
 use crate::error::EmbedError;
+use crate::fallback::{bad_answer, within_timeout, Attempted, FallbackPolicy};
 use crate::model::{EmbeddingModel, EncodeOptions, Scores};
-use crate::registry::Registry;
+use crate::registry::{ModelHandle, Registry, Slot};
 use crate::request::{Input, RequestLimits};
 
 /// What one rerank request asks.
@@ -24,14 +26,18 @@ pub struct RerankRequest {
     pub documents_field: &'static str,
     /// Cut pairs longer than the model reads (longest text first), or refuse them.
     pub truncate: bool,
+    /// How far down the fallback chain the request may go.
+    pub policy: FallbackPolicy,
 }
 
 /// A rerank request's answer.
 pub struct Reranked {
     /// One raw score (logit) per document, in document order, and the tokens read.
     pub scores: Scores,
-    /// The reranker that scored them.
+    /// The reranker that scored them; may be a fallback of the one asked for.
     pub model: Arc<dyn EmbeddingModel>,
+    /// Whether a reranker other than the one asked for scored them.
+    pub fell_back: bool,
 }
 
 impl Registry {
@@ -57,25 +63,62 @@ impl Registry {
         let Input::Texts(documents) = documents else {
             return Err(EmbedError::Bug("documents stopped being texts".to_owned()));
         };
-        let (model, _) = self.build(&handle).await?;
         let options = EncodeOptions {
             truncate: request.truncate,
             max_total_tokens: Some(limits.max_tokens_per_request),
             ..Default::default()
         };
-        let scores = model
-            .rerank(&request.query, &documents, &options)
-            .await
-            .map_err(|e| name_documents(e, field))?;
+        let policy = request.policy;
+        let cross = policy.cross_space || self.allow_cross_space;
+        let candidates = self.candidates(&handle.slot, policy.use_chain, cross);
+        let (query, documents) = (&request.query, &documents);
+        let answered = self
+            .walk_candidates(&handle, &candidates, &options, |slot, options| async move {
+                self.try_rerank(&slot, query, documents, &options)
+                    .await
+                    .map_err(|e| name_documents(e, field))
+            })
+            .await?;
+        Ok(Reranked {
+            scores: answered.answer,
+            model: answered.model,
+            fell_back: answered.fell_back,
+        })
+    }
+
+    /// Build if need be and score, both within the model's timeout; check the answer's shape.
+    async fn try_rerank(
+        &self,
+        slot: &Arc<Slot>,
+        query: &str,
+        documents: &[String],
+        options: &EncodeOptions,
+    ) -> Attempted<Scores> {
+        let handle = ModelHandle { slot: slot.clone() };
+        let call = async {
+            let (model, built_in) = self.build(&handle).await?;
+            let scores = model.rerank(query, documents, options).await?;
+            Ok::<_, EmbedError>((scores, model, built_in))
+        };
+        let (scores, model, built_in) = within_timeout(slot, call).await?;
         if scores.scores.len() != documents.len() {
-            return Err(EmbedError::Bug(format!(
-                "model `{}` gave {} scores for {} documents",
-                model.name(),
-                scores.scores.len(),
-                documents.len()
-            )));
+            return Err(bad_answer(
+                model.as_ref(),
+                format!(
+                    "model `{}` gave {} scores for {} documents",
+                    model.name(),
+                    scores.scores.len(),
+                    documents.len()
+                ),
+            ));
         }
-        Ok(Reranked { scores, model })
+        if scores.scores.iter().any(|s| s.is_nan()) {
+            return Err(bad_answer(
+                model.as_ref(),
+                format!("model `{}` gave a score that is not a number", model.name()),
+            ));
+        }
+        Ok((scores, model, built_in))
     }
 }
 

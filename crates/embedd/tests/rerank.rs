@@ -6,47 +6,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
 
-use common::{http, installed_model, python_with, scratch_dir, Server};
-use serde::Deserialize;
+use common::rerankers::{documents_of, tiny_rerankers};
+use common::{http, python_with, Server};
 use serde_json::{json, Value};
-
-#[derive(Deserialize)]
-struct Reference {
-    pairs: Vec<(String, String)>,
-    models: BTreeMap<String, Scores>,
-}
-
-#[derive(Deserialize)]
-struct Scores {
-    scores: Vec<f64>,
-    raw_scores: Vec<f64>,
-}
-
-/// The tiny cross-encoders (`bert`, `xlm-roberta`) and the reference scores for them.
-/// Each test makes its own, in `name`.
-fn tiny_rerankers(name: &str) -> (PathBuf, Reference) {
-    let python = python_with(&["sentence-transformers==6.2.0"]);
-    let tokenizer = installed_model("all-MiniLM-L6-v2");
-    let dir = scratch_dir(name);
-    let output = Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../native/tests/make_tiny_rerankers.py"
-        ))
-        .arg(&tokenizer)
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (dir, serde_json::from_slice(&output.stdout).unwrap())
-}
 
 fn server(dir: &std::path::Path) -> Server {
     let config = dir.join("config.yaml");
@@ -60,17 +24,6 @@ fn server(dir: &std::path::Path) -> Server {
     )
     .unwrap();
     Server::start(&["--config", config.to_str().unwrap()])
-}
-
-/// The reference pairs of one query: (document, index in the reference).
-fn documents_of(reference: &Reference, query: &str) -> Vec<(String, usize)> {
-    reference
-        .pairs
-        .iter()
-        .enumerate()
-        .filter(|(_, (q, _))| q == query)
-        .map(|(i, (_, d))| (d.clone(), i))
-        .collect()
 }
 
 #[test]

@@ -63,6 +63,10 @@ impl ModelFactory for ProviderFactory {
                 self.remote(config, remote::huggingface::setup(config))
                     .await
             }
+            ProviderKind::Rerank => Ok(Arc::new(remote::rerank::RemoteReranker::build(
+                config,
+                self.client()?,
+            )?)),
             #[cfg(feature = "native")]
             ProviderKind::Native => {
                 crate::native::build(config, embedd_native::Backend::Native).await

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use embedd_core::vector::sigmoid;
-use embedd_core::{RerankRequest, Reranked};
+use embedd_core::{FallbackPolicy, RerankRequest, Reranked};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -80,6 +80,7 @@ pub async fn tei_rerank(
         documents: body.texts,
         documents_field: "texts",
         truncate: body.truncate.unwrap_or(false),
+        policy: FallbackPolicy::SAME_SPACE,
     };
     let reranked = rerank(&state, request).await?;
     let raw = body.raw_scores;
@@ -184,6 +185,7 @@ pub async fn rerank_v1(
         documents_field: "documents",
         // Cohere and Jina cut long documents rather than refuse them.
         truncate: true,
+        policy: FallbackPolicy::SAME_SPACE,
     };
     let reranked = rerank(&state, request).await?;
     let results = best_first(&reranked)

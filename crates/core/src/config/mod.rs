@@ -23,7 +23,7 @@ use std::path::Path;
 
 pub use types::{
     space_of, CacheConfig, Config, EmbeddingsConfig, ModelConfig, Precision, ProviderKind,
-    RateLimit, ServerConfig,
+    RateLimit, RerankApi, ServerConfig,
 };
 pub use units::ByteSize;
 

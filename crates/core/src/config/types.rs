@@ -117,6 +117,9 @@ pub enum ProviderKind {
     /// The deterministic hash model: no weights, no network, always available.
     #[serde(alias = "hash")]
     Local,
+    /// A remote reranker (a cross-encoder behind TEI's `/rerank` or a Cohere-compatible
+    /// `/rerank`, as `api` says): it scores documents against a query, and gives no embeddings.
+    Rerank,
 }
 
 impl ProviderKind {
@@ -130,6 +133,7 @@ impl ProviderKind {
             Self::SentenceTransformers => "sentence-transformers",
             Self::HuggingFace => "huggingface",
             Self::Local => "local",
+            Self::Rerank => "rerank",
         }
     }
 
@@ -137,7 +141,11 @@ impl ProviderKind {
     pub fn is_remote(self) -> bool {
         matches!(
             self,
-            Self::OpenAi | Self::Ollama | Self::SentenceTransformers | Self::HuggingFace
+            Self::OpenAi
+                | Self::Ollama
+                | Self::SentenceTransformers
+                | Self::HuggingFace
+                | Self::Rerank
         )
     }
 }
@@ -214,6 +222,21 @@ pub struct ModelConfig {
     /// `x-embedd-token-ids` header overrides it.
     #[serde(default)]
     pub token_ids: Option<TokenIds>,
+    /// `rerank` models: the API the remote speaks (`tei`, the default, or `cohere`).
+    #[serde(default)]
+    pub api: Option<RerankApi>,
+}
+
+/// The APIs a remote reranker is reached by. The set is closed: another is another variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RerankApi {
+    /// TEI's `POST {base_url}/rerank` `{"query", "texts", "raw_scores": true}`.
+    #[default]
+    Tei,
+    /// Cohere's `POST {base_url}/rerank` `{"model", "query", "documents"}` (also Jina's, and
+    /// embedd's own `/v1/rerank`); `base_url` defaults to Cohere's API.
+    Cohere,
 }
 
 impl ModelConfig {

@@ -196,6 +196,15 @@ fn check_model(m: &ModelConfig) -> Vec<(&'static str, String)> {
             ));
         }
     }
+    if m.provider == ProviderKind::Rerank
+        && m.base_url.is_none()
+        && m.api.unwrap_or_default() == crate::config::RerankApi::Tei
+    {
+        out.push((
+            "base_url",
+            "is required for a TEI reranker (`api: tei`): the server's address".to_owned(),
+        ));
+    }
     if m.space.as_deref().is_some_and(|s| s.trim().is_empty()) {
         out.push(("space", "must not be empty".to_owned()));
     }
@@ -241,6 +250,26 @@ fn unused_keys(m: &ModelConfig) -> Vec<(&'static str, String)> {
         m.api_key_env.is_some() && !remote,
         "api_key_env",
         "only remote providers take a key",
+    );
+    let rerank = provider == ProviderKind::Rerank;
+    refuse(
+        m.api.is_some() && !rerank,
+        "api",
+        "only remote rerankers (provider `rerank`) choose an API",
+    );
+    refuse(
+        m.dimensions.is_some() && rerank,
+        "dimensions",
+        "a reranker gives one score per document, not vectors",
+    );
+    refuse(
+        (m.cache_enabled || m.token_ids.is_some()) && rerank,
+        if m.cache_enabled {
+            "cache_enabled"
+        } else {
+            "token_ids"
+        },
+        "a reranker's requests are pairs of texts, not embeddings",
     );
     refuse(
         m.batch_size.is_some() && !remote,

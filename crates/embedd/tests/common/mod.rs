@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fault;
+pub mod rerankers;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -5,6 +5,7 @@ pub mod http;
 pub mod huggingface;
 pub mod ollama;
 pub mod openai;
+pub mod rerank;
 pub mod st_service;
 
 use async_trait::async_trait;
