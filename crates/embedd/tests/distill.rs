@@ -7,9 +7,8 @@ mod common;
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use common::{installed_model, python_with, run_with_env, scratch_dir};
+use common::{installed_model, python_with, run_python, run_with_env, scratch_dir};
 use serde_json::{json, Value};
 
 fn cosine(a: &[f64], b: &[f64]) -> f64 {
@@ -23,33 +22,15 @@ fn cosine(a: &[f64], b: &[f64]) -> f64 {
 fn make_tiny_bert(dir: &Path, texts: &[&str]) -> Vec<Vec<f64>> {
     let python = python_with(&["model2vec==0.10.0", "skeletoken==0.6.1"]);
     let tokenizer = installed_model("all-MiniLM-L6-v2");
-    let mut script = Command::new(python)
-        .arg(concat!(
+    run_python(
+        &python,
+        concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../native/tests/make_tiny_distilled.py"
-        ))
-        .arg("make")
-        .arg(&tokenizer)
-        .arg(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = script.stdin.take().unwrap();
-        stdin
-            .write_all(json!(texts).to_string().as_bytes())
-            .unwrap();
-    }
-    let output = script.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+        ),
+        &["make".as_ref(), tokenizer.as_os_str(), dir.as_os_str()],
+        &json!(texts),
+    )
 }
 
 #[test]

@@ -4,9 +4,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
-use common::{http, installed_model, python_with, scratch_dir, Server};
+use common::{http, installed_model, python_with, run_python, scratch_dir, Server};
 use serde_json::json;
 
 fn cosine(a: &[f64], b: &[f64]) -> f64 {
@@ -25,33 +24,15 @@ fn a_model2vec_directory_serves_model2vecs_vectors() {
         "Ünïcödé and 中文",
         "another text about nothing",
     ];
-    let mut script = Command::new(python)
-        .arg(concat!(
+    let reference: BTreeMap<String, Vec<Vec<f64>>> = run_python(
+        &python,
+        concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../native/tests/make_tiny_static.py"
-        ))
-        .arg(&tokenizer)
-        .arg(&dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = script.stdin.take().unwrap();
-        stdin
-            .write_all(json!(texts).to_string().as_bytes())
-            .unwrap();
-    }
-    let output = script.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        ),
+        &[tokenizer.as_os_str(), dir.as_os_str()],
+        &json!(texts),
     );
-    let reference: BTreeMap<String, Vec<Vec<f64>>> =
-        serde_json::from_slice(&output.stdout).unwrap();
     let config = dir.join("config.yaml");
     std::fs::write(
         &config,

@@ -142,6 +142,38 @@ pub fn python_with(packages: &[&str]) -> PathBuf {
     python
 }
 
+/// Run the Python script at `script` with `args`, `input` as JSON on its standard input; its
+/// standard output, parsed as JSON. A failing script fails the test with its error output.
+pub fn run_python<T: serde::de::DeserializeOwned>(
+    python: &std::path::Path,
+    script: &str,
+    args: &[&std::ffi::OsStr],
+    input: &serde_json::Value,
+) -> T {
+    use std::io::Write;
+    let mut child = Command::new(python)
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.to_string().as_bytes())
+        .expect("send the input");
+    let output = child.wait_with_output().expect("wait for the script");
+    assert!(
+        output.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script's JSON answer")
+}
+
 /// The installed directory of a catalog model, fetched first if need be (`EMBEDD_MODEL_DIR`).
 pub fn installed_model(name: &str) -> PathBuf {
     embedd_fetch::Fetcher::from_env()

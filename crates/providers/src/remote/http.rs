@@ -64,6 +64,26 @@ pub struct Refusal {
 }
 
 impl Http {
+    /// The client of model `config`: its key, and its `timeout` over the default retry policy.
+    pub fn for_model(
+        config: &embedd_core::ModelConfig,
+        client: reqwest::Client,
+        provider: &'static str,
+        key: Option<String>,
+    ) -> Self {
+        Self {
+            client,
+            model: config.name.clone(),
+            provider,
+            key,
+            retry: RetryPolicy {
+                timeout: config.timeout.unwrap_or(RetryPolicy::default().timeout),
+                ..RetryPolicy::default()
+            },
+            fail_fast: false,
+        }
+    }
+
     /// The same client for one call made with `options` (whether to fail fast).
     pub fn for_call(&self, options: &embedd_core::EncodeOptions) -> Self {
         Self {

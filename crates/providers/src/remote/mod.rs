@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use embedd_core::config::ConfigError;
 use embedd_core::{EmbedError, EmbeddingModel, Embeddings, EncodeOptions, ModelConfig, ModelInfo};
 
-use self::http::{Http, RetryPolicy};
+use self::http::Http;
 
 /// One remote API: how to embed a request's worth of texts and how to check health.
 #[async_trait]
@@ -63,31 +63,8 @@ impl<A: RemoteApi> RemoteModel<A> {
         provider: &'static str,
         setup: Setup<A>,
     ) -> Result<Self, EmbedError> {
-        let key_env = config.api_key_env.as_deref().or(setup.default_key_env);
-        let key = key_env
-            .and_then(|var| std::env::var(var).ok())
-            .filter(|k| !k.is_empty());
-        if setup.key_required && key.is_none() {
-            return Err(EmbedError::Config(ConfigError::Model {
-                model: config.name.clone(),
-                message: format!(
-                    "no API key: set {}",
-                    key_env.unwrap_or("the api_key_env variable")
-                ),
-            }));
-        }
-        let retry = RetryPolicy {
-            timeout: config.timeout.unwrap_or(RetryPolicy::default().timeout),
-            ..RetryPolicy::default()
-        };
-        let http = Http {
-            client,
-            model: config.name.clone(),
-            provider,
-            key,
-            retry,
-            fail_fast: false,
-        };
+        let key = api_key(config, setup.default_key_env, setup.key_required)?;
+        let http = Http::for_model(config, client, provider, key);
         let batch = config
             .batch_size
             .unwrap_or(usize::MAX)
@@ -229,6 +206,29 @@ pub fn vectors(value: &serde_json::Value, http: &Http) -> Result<Vec<Vec<f32>>, 
                 })
         })
         .collect()
+}
+
+/// The model's API key, from the variable `api_key_env` names or else `default_env`; a missing
+/// key is a configuration error where the API `required` one.
+pub fn api_key(
+    config: &ModelConfig,
+    default_env: Option<&str>,
+    required: bool,
+) -> Result<Option<String>, EmbedError> {
+    let key_env = config.api_key_env.as_deref().or(default_env);
+    let key = key_env
+        .and_then(|var| std::env::var(var).ok())
+        .filter(|k| !k.is_empty());
+    if required && key.is_none() {
+        return Err(EmbedError::Config(ConfigError::Model {
+            model: config.name.clone(),
+            message: format!(
+                "no API key: set {}",
+                key_env.unwrap_or("the api_key_env variable")
+            ),
+        }));
+    }
+    Ok(key)
 }
 
 /// Join a base URL and a path with exactly one slash.

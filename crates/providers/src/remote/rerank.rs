@@ -12,8 +12,8 @@ use embedd_core::{
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::http::{Http, RetryPolicy};
-use super::join;
+use super::http::Http;
+use super::{api_key, join};
 
 /// Cohere's own address; another `base_url` needs no key.
 pub const COHERE_BASE_URL: &str = "https://api.cohere.com/v1";
@@ -48,33 +48,9 @@ impl RemoteReranker {
                 }))
             }
         };
-        let key_env = config
-            .api_key_env
-            .as_deref()
-            .or((api == RerankApi::Cohere).then_some("COHERE_API_KEY"));
-        let key = key_env
-            .and_then(|var| std::env::var(var).ok())
-            .filter(|k| !k.is_empty());
-        if key.is_none() && base == COHERE_BASE_URL {
-            return Err(EmbedError::Config(ConfigError::Model {
-                model: config.name.clone(),
-                message: format!(
-                    "no API key: set {}",
-                    key_env.unwrap_or("the api_key_env variable")
-                ),
-            }));
-        }
-        let http = Http {
-            client,
-            model: config.name.clone(),
-            provider: config.provider.as_str(),
-            key,
-            retry: RetryPolicy {
-                timeout: config.timeout.unwrap_or(RetryPolicy::default().timeout),
-                ..RetryPolicy::default()
-            },
-            fail_fast: false,
-        };
+        let default_env = (api == RerankApi::Cohere).then_some("COHERE_API_KEY");
+        let key = api_key(config, default_env, base == COHERE_BASE_URL)?;
+        let http = Http::for_model(config, client, config.provider.as_str(), key);
         let model_id = config
             .model_id
             .clone()
