@@ -20,11 +20,14 @@ export EMBEDD_TEST_PYTHON="$venv/bin/python"
 export EMBEDD_PYTHON="$venv/bin/python"
 
 # Debian's redis-server for the shared-cache tests (which start and stop their own on 127.0.0.1),
-# chromium for the status page's test (headless) and docker-compose to validate the compose stack.
+# chromium for the status page's test (headless), docker-compose to validate the compose stack,
+# and GNU time.
 missing=""
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing="redis-server"
 command -v chromium >/dev/null || missing="$missing chromium"
 command -v docker-compose >/dev/null || missing="$missing docker-compose"
+# GNU time measures the batch job's peak memory (crates/embedd/tests/batch_memory.rs).
+[ -x /usr/bin/time ] || missing="$missing time"
 if [ -n "$missing" ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

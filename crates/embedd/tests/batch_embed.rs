@@ -8,31 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{embedd, free_port, python_with, sample, scratch_dir, Server};
+use common::{embedd, free_port, python_with, sample, scratch_dir, write_corpus, Server};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/batch_outputs.py");
-
-/// `count` different texts of a few words, the same on every run.
-fn write_corpus(path: &Path, count: usize) {
-    const WORDS: [&str; 16] = [
-        "river", "stone", "light", "market", "quiet", "engine", "paper", "garden", "signal",
-        "window", "winter", "copper", "island", "letter", "orange", "bridge",
-    ];
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut text = String::new();
-    for i in 0..count {
-        text.push_str(&format!("text {i}:"));
-        for _ in 0..4 + i % 9 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            text.push(' ');
-            text.push_str(WORDS[(state % 16) as usize]);
-        }
-        text.push('\n');
-    }
-    std::fs::write(path, text).unwrap();
-}
 
 fn embed(args: &[&str]) -> Output {
     embedd()

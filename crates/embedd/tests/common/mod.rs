@@ -181,6 +181,28 @@ pub fn installed_model(name: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("cannot fetch {name}: {e}"))
 }
 
+/// `count` different texts of a few words, the same on every run.
+pub fn write_corpus(path: &std::path::Path, count: usize) {
+    const WORDS: [&str; 16] = [
+        "river", "stone", "light", "market", "quiet", "engine", "paper", "garden", "signal",
+        "window", "winter", "copper", "island", "letter", "orange", "bridge",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut text = String::new();
+    for i in 0..count {
+        text.push_str(&format!("text {i}:"));
+        for _ in 0..4 + i % 9 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            text.push(' ');
+            text.push_str(WORDS[(state % 16) as usize]);
+        }
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
 /// A fresh empty directory under the target's temporary directory.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir =
