@@ -139,7 +139,12 @@ pub fn distill(
     drop(states);
     if let Some(sif) = options.sif_coefficient {
         let weights = zipf_weights(vocabulary.tokens.len(), sif);
-        for (row, weight) in projection.rows.chunks_mut(projection.dims).zip(weights) {
+        // `max(1)`: a zero-width table (no transformer has one) has no rows to scale.
+        for (row, weight) in projection
+            .rows
+            .chunks_mut(projection.dims.max(1))
+            .zip(weights)
+        {
             row.iter_mut()
                 .for_each(|v| *v = (f64::from(*v) * weight) as f32);
         }
