@@ -8,6 +8,15 @@
 //!   `eval`, `load`), and `batch`, the corpus jobs of `embed --input`.
 //! - [`telemetry`]: logs (text or JSON) and, with the `otel` feature, traces to a collector.
 
+/// `println!` that returns an error instead of panicking when standard output is closed (a
+/// pipe into `head`, say); `main` then ends quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 mod cli;
 mod commands;
 mod setup;
@@ -18,6 +27,27 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
+    match run() {
+        // The reader went away (`embedd models | head`): nothing is left to say to it.
+        Err(error) if closed_stdout(&error) => Ok(()),
+        other => other,
+    }
+}
+
+/// Whether `error` comes from writing to a standard output nobody reads any more.
+fn closed_stdout(error: &anyhow::Error) -> bool {
+    let broken = Some(std::io::ErrorKind::BrokenPipe);
+    error.chain().any(|cause| {
+        // serde_json's writer error does not list the I/O error as its source; it tells the kind.
+        cause.downcast_ref::<std::io::Error>().map(|e| e.kind()) == broken
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(|e| e.io_error_kind())
+                == broken
+    })
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Dropped last, after the runtime has finished: it sends the traces still buffered.
     let _telemetry = telemetry::init(matches!(cli.command, Command::Serve(_)), cli.log_format);

@@ -257,3 +257,43 @@ fn an_onnx_model_without_onnx_runtime_says_what_to_install() {
         "{stderr}"
     );
 }
+
+#[test]
+fn output_into_a_pipe_closed_early_ends_quietly() {
+    // `embedd embed ... | head -c 100`: the reader leaves after a few bytes of 3,000 lines.
+    let texts: String = (0..3000).map(|i| format!("text number {i}\n")).collect();
+    let mut child = embedd()
+        .args(["embed", "--model", "local-hash"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(texts.as_bytes())
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 100];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+
+    // `embedd models | head -1` where the reader is gone before anything is written.
+    let mut child = embedd()
+        .arg("models")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -86,7 +86,7 @@ pub async fn run(args: DistillArgs) -> anyhow::Result<()> {
     })
     .await
     .context("distillation stopped")??;
-    println!(
+    say!(
         "{name}: {} tokens x {} dimensions ({:.1}% of the variance kept) in {}",
         made.tokens,
         made.dimensions,
@@ -98,7 +98,7 @@ pub async fn run(args: DistillArgs) -> anyhow::Result<()> {
     } else {
         name.clone()
     };
-    println!("use it in a config: {{provider: native, model_id: {model_id}}}");
+    say!("use it in a config: {{provider: native, model_id: {model_id}}}");
     Ok(())
 }
 

@@ -52,12 +52,12 @@ pub async fn sts(args: StsArgs) -> anyhow::Result<()> {
     let gold: Vec<f64> = pairs.iter().map(|p| p.2).collect();
     let rho = spearman(&predicted, &gold) * 100.0;
     if args.json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({"model": name, "pairs": pairs.len(), "spearman": rho})
         );
     } else {
-        println!(
+        say!(
             "{name}: Spearman x100 = {rho:.2} over {} pairs",
             pairs.len()
         );

@@ -18,7 +18,7 @@ pub async fn run(args: FetchArgs) -> anyhow::Result<()> {
             .await
             .context("the fetch stopped")?
             .with_context(|| format!("fetching {model}"))?;
-        println!("{model}: {}", dir.display());
+        say!("{model}: {}", dir.display());
     }
     Ok(())
 }

@@ -135,9 +135,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     let report = summarise(&args, samples, seconds, rss_before);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        say!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_table(&report);
+        print_table(&report)?;
     }
     Ok(())
 }
@@ -209,8 +209,8 @@ fn kind_report(samples: &[&Sample]) -> KindReport {
     }
 }
 
-fn print_table(report: &LoadReport) {
-    println!(
+fn print_table(report: &LoadReport) -> std::io::Result<()> {
+    say!(
         "{} clients for {:.0} s against {}: {} requests ({:.1}/s, {:.1} texts/s), {} not 200",
         report.clients,
         report.seconds,
@@ -220,15 +220,15 @@ fn print_table(report: &LoadReport) {
         report.texts_per_second,
         report.not_ok
     );
-    println!("| request | count | statuses | p50 ms | p99 ms |");
-    println!("|---|---|---|---|---|");
+    say!("| request | count | statuses | p50 ms | p99 ms |");
+    say!("|---|---|---|---|---|");
     for (kind, k) in &report.kinds {
         let statuses: Vec<String> = k
             .statuses
             .iter()
             .map(|(s, n)| format!("{s}: {n}"))
             .collect();
-        println!(
+        say!(
             "| {kind:?} | {} | {} | {:.1} | {:.1} |",
             k.requests,
             statuses.join(", "),
@@ -237,8 +237,9 @@ fn print_table(report: &LoadReport) {
         );
     }
     if let (Some(before), Some(after)) = (report.rss_before_mib, report.rss_after_mib) {
-        println!("server RSS: {before:.0} MiB before, {after:.0} MiB after");
+        say!("server RSS: {before:.0} MiB before, {after:.0} MiB after");
     }
+    Ok(())
 }
 
 /// The non-empty lines of a corpus file.

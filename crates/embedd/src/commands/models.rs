@@ -17,7 +17,7 @@ pub async fn run(args: ModelsArgs) -> anyhow::Result<()> {
         None
     };
     let show = |n: Option<usize>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
-    println!(
+    say!(
         "{:<24} {:<22} {:<32} {:>6} {:>10}  {:<28} ROLE{}",
         "NAME",
         "PROVIDER",
@@ -62,7 +62,7 @@ pub async fn run(args: ModelsArgs) -> anyhow::Result<()> {
         } else {
             role.join(",")
         };
-        println!(
+        say!(
             "{:<24} {:<22} {:<32} {:>6} {:>10}  {:<28} {role}{status}",
             model.name,
             model.provider.as_str(),
@@ -73,7 +73,7 @@ pub async fn run(args: ModelsArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(note) = int8_note(&config) {
-        println!("\nnote: {note}");
+        say!("\nnote: {note}");
     }
     registry.close_all().await;
     Ok(())

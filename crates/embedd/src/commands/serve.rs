@@ -51,7 +51,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let signals = ShutdownSignals::install();
     tracing::info!(%address, default_model = registry.default_name(), max_inputs = limits.max_inputs, body_limit = limits.body_limit, "listening");
     // One line on stdout for scripts and tests that started us with --port 0.
-    println!("embedd listening on http://{address}");
+    say!("embedd listening on http://{address}");
     std::io::stdout().flush()?;
 
     let lifecycle = std::sync::Arc::new(Lifecycle::default());

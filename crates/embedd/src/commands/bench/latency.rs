@@ -35,12 +35,12 @@ pub async fn run(
         millis.iter().sum::<f64>() / millis.len() as f64,
     );
     if args.json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({"mode": "latency", "model": model.name(), "requests": millis.len(), "p50_ms": p50, "p99_ms": p99, "mean_ms": mean})
         );
     } else {
-        println!("{} (latency): {} requests of one text — p50 {p50:.2} ms, p99 {p99:.2} ms, mean {mean:.2} ms", model.name(), millis.len());
+        say!("{} (latency): {} requests of one text — p50 {p50:.2} ms, p99 {p99:.2} ms, mean {mean:.2} ms", model.name(), millis.len());
     }
     Ok(())
 }

@@ -162,9 +162,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 object.insert("ratios".to_owned(), ratios.into());
             }
         }
-        println!("{value}");
+        say!("{value}");
     } else {
-        println!(
+        say!(
             "{} ({}): {} texts, {} tokens, batch {} — {:.4} s a pass, {:.1} texts/s, {:.1} tokens/s (median of {} runs)",
             report.model, report.mode, report.texts, report.tokens, report.batch, report.seconds, report.texts_per_s, report.tokens_per_s, report.runs
         );
@@ -175,13 +175,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             ),
             _ => String::new(),
         };
-        println!(
+        say!(
             "kernels: {} (int8: {}); this machine's GEMM: {:.1} GFLOP/s{reached}",
-            machine.simd, machine.int8_kernel, machine.gemm_gflops
+            machine.simd,
+            machine.int8_kernel,
+            machine.gemm_gflops
         );
         for (peer, figures, ratio) in peers {
             if let Some(ratio) = ratio {
-                println!(
+                say!(
                     "peer {}: {} texts/s — embedd is {ratio:.2}x",
                     peer.name(),
                     figures["texts_per_s"]
