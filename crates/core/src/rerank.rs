@@ -36,8 +36,6 @@ pub struct Reranked {
     pub scores: Scores,
     /// The reranker that scored them; may be a fallback of the one asked for.
     pub model: Arc<dyn EmbeddingModel>,
-    /// Whether a reranker other than the one asked for scored them.
-    pub fell_back: bool,
 }
 
 impl Registry {
@@ -82,7 +80,6 @@ impl Registry {
         Ok(Reranked {
             scores: answered.answer,
             model: answered.model,
-            fell_back: answered.fell_back,
         })
     }
 

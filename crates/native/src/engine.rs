@@ -106,19 +106,9 @@ impl Engine {
     pub fn mean_states(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, NativeError> {
         let dim = self.network.hidden();
         self.over_chunks(sequences, |_, chunk, split| {
-            let states = self.network.forward(chunk, split)?;
-            let mut offset = 0;
-            let mut out = Vec::with_capacity(chunk.len());
-            for seq in chunk {
-                let own = states
-                    .get(offset * dim..(offset + seq.len()) * dim)
-                    .ok_or_else(|| {
-                        NativeError::Bug("the network gave too few token states".into())
-                    })?;
-                out.push(Pooling::Mean.apply(own, seq.len(), dim));
-                offset += seq.len();
-            }
-            Ok(out)
+            self.each_sequence(chunk, split, |_, states, ids| {
+                Ok(Pooling::Mean.apply(states, ids.len(), dim))
+            })
         })
     }
 
@@ -173,6 +163,20 @@ impl Engine {
         wants: &[Outputs],
         split: usize,
     ) -> Result<Vec<SequenceOutput>, NativeError> {
+        self.each_sequence(chunk, split, |i, states, ids| {
+            let want = wants.get(i).copied().unwrap_or_default();
+            self.outputs_of(states, ids, want)
+        })
+    }
+
+    /// One forward pass over `chunk`, then `read` of each sequence's own token states (with its
+    /// place in the chunk and its ids).
+    fn each_sequence<T>(
+        &self,
+        chunk: &[Vec<u32>],
+        split: usize,
+        read: impl Fn(usize, &[f32], &[u32]) -> Result<T, NativeError>,
+    ) -> Result<Vec<T>, NativeError> {
         let dim = self.network.hidden();
         let states = self.network.forward(chunk, split)?;
         let mut offset = 0;
@@ -181,8 +185,7 @@ impl Engine {
             let own = states
                 .get(offset * dim..(offset + seq.len()) * dim)
                 .ok_or_else(|| NativeError::Bug("the network gave too few token states".into()))?;
-            let want = wants.get(i).copied().unwrap_or_default();
-            out.push(self.outputs_of(own, seq, want)?);
+            out.push(read(i, own, seq)?);
             offset += seq.len();
         }
         Ok(out)

@@ -91,25 +91,24 @@ impl RemoteReranker {
         documents: &[String],
         truncate: bool,
     ) -> Result<Vec<f32>, EmbedError> {
-        let (body, list) = match self.api {
+        // The request, where the answer's list is (Cohere's is under `results`), and the score's key.
+        let (body, list, score_key) = match self.api {
             RerankApi::Tei => (
                 json!({"query": query, "texts": documents, "raw_scores": true, "truncate": truncate}),
                 None,
+                "score",
             ),
             RerankApi::Cohere => (
                 json!({"model": self.info.model_id, "query": query, "documents": documents,
                        "top_n": documents.len(), "return_documents": false}),
                 Some("results"),
+                "relevance_score",
             ),
         };
         let answer = http.json(Method::POST, &self.url, Some(&body)).await?;
         let results = match list {
             Some(key) => answer.get(key).unwrap_or(&Value::Null),
             None => &answer,
-        };
-        let score_key = match self.api {
-            RerankApi::Tei => "score",
-            RerankApi::Cohere => "relevance_score",
         };
         let bad = |what: &str| http.error(format!("the rerank answer {what}"), None);
         let mut logits: Vec<Option<f32>> = vec![None; documents.len()];
