@@ -169,6 +169,15 @@ impl EmbedError {
         }
     }
 
+    /// Model `model` is a reranker, asked for embeddings: the caller's error, naming where to go.
+    pub fn reranker_gives_no_embeddings(model: &str) -> Self {
+        Self::Unsupported {
+            model: model.to_owned(),
+            param: "model",
+            what: "is a reranker (a cross-encoder): it scores documents against a query on `POST /rerank` and `POST /v1/rerank`, and gives no embeddings".to_owned(),
+        }
+    }
+
     /// A caller error about one request field.
     pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
         Self::InvalidInput {

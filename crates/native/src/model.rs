@@ -354,10 +354,6 @@ impl NativeModel {
         if !self.reranker {
             return Ok(());
         }
-        Err(EmbedError::Unsupported {
-            model: self.info.name.clone(),
-            param: "model",
-            what: "is a reranker (a cross-encoder): it scores documents against a query on `POST /rerank` and `POST /v1/rerank`, and gives no embeddings".to_owned(),
-        })
+        Err(EmbedError::reranker_gives_no_embeddings(&self.info.name))
     }
 }

@@ -153,11 +153,7 @@ impl EmbeddingModel for RemoteReranker {
         options: &EncodeOptions,
     ) -> Result<Embeddings, EmbedError> {
         let _ = (texts, options);
-        Err(EmbedError::Unsupported {
-            model: self.info.name.clone(),
-            param: "model",
-            what: "is a reranker: it scores documents against a query on `POST /rerank` and `POST /v1/rerank`, and gives no embeddings".to_owned(),
-        })
+        Err(EmbedError::reranker_gives_no_embeddings(&self.info.name))
     }
 
     async fn rerank(
